@@ -1,0 +1,1 @@
+"""Shared domain types and the message pipeline; imports nothing else of ours."""

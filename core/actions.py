@@ -1,0 +1,909 @@
+"""The only functions that change state: each commits first, then emits its events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import events as ev
+from core.bus import delivery_queue, pipeline_queue
+from core.db import in_transaction
+from core.errors import ConflictError, Invalid, NotFound
+from core.events import Event
+from core.models import Agent, Conversation, Customer, Identity, Message, Order, utcnow
+from core.runtime import Runtime
+from core.serialize import conversation_dict, customer_dict, message_dict
+from core.text import detect_language
+from core.types import (
+    Attachment,
+    Author,
+    ConversationStatus,
+    DeliveryStatus,
+    InboundMessage,
+    MessageKind,
+    Priority,
+    Role,
+    Sentiment,
+)
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (ConversationStatus.BOT, ConversationStatus.PENDING, ConversationStatus.OPEN)
+PRIORITY_ORDER = list(Priority)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """Where an inbound message landed, and whether it was new."""
+
+    message_id: int
+    conversation_id: int
+    customer_id: int
+    created: bool
+
+
+async def emit(rt: Runtime, events: Sequence[Event]) -> None:
+    """Publish events after a commit; a bus hiccup never undoes stored state."""
+    for event in events:
+        try:
+            await rt.bus.publish(event)
+        except Exception:
+            log.exception("could not publish %s", event.name)
+
+
+def _activity(
+    conv: Conversation, action: str, text: str, *, agent_id: int | None = None, **data: Any
+) -> Message:
+    """An activity line for a conversation's timeline."""
+    return Message(
+        customer_id=conv.customer_id,
+        conversation_id=conv.id,
+        kind=MessageKind.ACTIVITY,
+        author=Author.AGENT if agent_id else Author.SYSTEM,
+        agent_id=agent_id,
+        text=text,
+        meta={"action": action, **data},
+    )
+
+
+async def _conversation(session: AsyncSession, conversation_id: int) -> Conversation:
+    conv = await session.get(Conversation, conversation_id, with_for_update=True)
+    if conv is None:
+        raise NotFound(f"conversation {conversation_id} does not exist")
+    return conv
+
+
+async def _agent(session: AsyncSession, agent_id: int) -> Agent:
+    agent = await session.get(Agent, agent_id)
+    if agent is None or not agent.active:
+        raise NotFound(f"agent {agent_id} does not exist")
+    return agent
+
+
+async def active_conversation(session: AsyncSession, customer_id: int) -> Conversation | None:
+    """The customer's one unresolved conversation, if any."""
+    return (
+        await session.execute(
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id, Conversation.status.in_(ACTIVE))
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+
+
+async def surviving_customer(session: AsyncSession, customer_id: int) -> Customer:
+    """Follow merges to the surviving customer."""
+    for _ in range(20):
+        customer = await session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        if customer.merged_into_id is None:
+            return customer
+        customer_id = customer.merged_into_id
+    raise ConflictError("merge chain too long")
+
+
+async def _link_by_profile(session: AsyncSession, profile: dict[str, str]) -> Customer | None:
+    """A single existing customer with the same verified email or phone, if exactly one."""
+    clauses = []
+    if email := profile.get("email"):
+        clauses.append(func.lower(Customer.email) == email.lower())
+    if phone := profile.get("phone"):
+        clauses.append(Customer.phone == phone)
+    if not clauses:
+        return None
+    found = (
+        (
+            await session.execute(
+                select(Customer).where(or_(*clauses), Customer.merged_into_id.is_(None)).limit(2)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return found[0] if len(found) == 1 else None
+
+
+# --- inbound -------------------------------------------------------------------------------
+
+
+async def do_ingest(rt: Runtime, inbound: InboundMessage) -> IngestResult:
+    """Store an inbound message once, on its customer's one active conversation.
+
+    Args:
+        rt: the runtime.
+        inbound: the message as the connector understood it.
+
+    Returns:
+        Where it landed; ``created`` is False for a redelivery of a stored message.
+    """
+    if not inbound.channel or not inbound.external_sender_id or not inbound.external_message_id:
+        raise Invalid("channel, sender id and message id are required")
+    now = utcnow()
+    new_events: list[Event] = []
+
+    async def work(session: AsyncSession) -> IngestResult:
+        new_events.clear()
+        dup = (
+            await session.execute(
+                select(Message).where(
+                    Message.kind == MessageKind.INCOMING,
+                    Message.channel == inbound.channel,
+                    Message.channel_message_id == inbound.external_message_id,
+                )
+            )
+        ).scalar_one_or_none()
+        if dup is not None:
+            assert dup.conversation_id is not None
+            if inbound.edited and dup.text != inbound.text:
+                _record_edit(dup, inbound.text[: rt.settings.max_text_chars], now)
+                new_events.append(Event(ev.MESSAGE_UPDATED, message_dict(dup)))
+            return IngestResult(dup.id, dup.conversation_id, dup.customer_id, created=False)
+
+        language = inbound.language or detect_language(inbound.text)
+        identity = (
+            await session.execute(
+                select(Identity).where(
+                    Identity.channel == inbound.channel,
+                    Identity.external_id == inbound.external_sender_id,
+                )
+            )
+        ).scalar_one_or_none()
+        if identity is None:
+            customer = await _link_by_profile(session, inbound.sender_profile)
+            if customer is None:
+                customer = Customer(
+                    display_name=inbound.sender_name,
+                    language=language,
+                    email=inbound.sender_profile.get("email"),
+                    phone=inbound.sender_profile.get("phone"),
+                    attributes={},
+                )
+                session.add(customer)
+                await session.flush()
+            identity = Identity(
+                customer_id=customer.id,
+                channel=inbound.channel,
+                external_id=inbound.external_sender_id,
+                display_name=inbound.sender_name,
+                profile=dict(inbound.sender_profile),
+            )
+            session.add(identity)
+            await session.flush()
+        else:
+            customer = await surviving_customer(session, identity.customer_id)
+            identity.last_seen_at = now
+            if inbound.sender_name and not identity.display_name:
+                identity.display_name = inbound.sender_name
+        customer.last_seen_at = now
+        if not customer.display_name and inbound.sender_name:
+            customer.display_name = inbound.sender_name
+        if not customer.language and language:
+            customer.language = language
+
+        conv = await active_conversation(session, customer.id)
+        if conv is None:
+            conv = Conversation(
+                customer_id=customer.id,
+                status=ConversationStatus.BOT,
+                language=customer.language,
+                labels=[],
+                bot_state={},
+                priority=Priority.NORMAL,
+            )
+            session.add(conv)
+            await session.flush()
+            new_events.append(Event(ev.CONVERSATION_CREATED, conversation_dict(conv)))
+        elif conv.status in (ConversationStatus.PENDING, ConversationStatus.OPEN):
+            conv.waiting_since = conv.waiting_since or now
+        conv.last_message_at = now
+        conv.updated_at = now
+        conv.last_channel = inbound.channel
+        conv.preview = inbound.text[:280]
+        if language:
+            conv.language = language
+
+        text = inbound.text
+        meta: dict[str, Any] = {}
+        if len(text) > rt.settings.max_text_chars:
+            text = text[: rt.settings.max_text_chars]
+            meta["truncated"] = True
+        if inbound.raw:
+            meta["raw"] = inbound.raw
+        message = Message(
+            customer_id=customer.id,
+            conversation_id=conv.id,
+            kind=MessageKind.INCOMING,
+            author=Author.CUSTOMER,
+            channel=inbound.channel,
+            channel_message_id=inbound.external_message_id,
+            reply_to_channel_id=inbound.reply_to_external_id,
+            text=text,
+            attachments=[a.to_dict() for a in inbound.attachments],
+            meta=meta,
+            language=language,
+            sent_at=inbound.sent_at,
+            pipeline_state="pending",
+            pipeline_steps=[],
+        )
+        session.add(message)
+        await session.flush()
+        new_events.append(Event(ev.MESSAGE_CREATED, message_dict(message)))
+        new_events.append(Event(ev.CONVERSATION_UPDATED, conversation_dict(conv)))
+        return IngestResult(message.id, conv.id, customer.id, created=True)
+
+    result = await in_transaction(rt.sessions, work)
+    if result.created:
+        queue = pipeline_queue(result.conversation_id, rt.settings.pipeline_shards)
+        await rt.bus.enqueue(queue, {"message_id": result.message_id})
+        await emit(rt, new_events)
+    return result
+
+
+def _record_edit(message: Message, text: str, when: datetime) -> None:
+    """Keep the earlier wording in the message's edit history and show the new one."""
+    meta = dict(message.meta or {})
+    meta["edits"] = [
+        *meta.get("edits", []),
+        {"text": message.text, "replaced_at": when.isoformat()},
+    ]
+    message.meta = meta
+    message.text = text
+
+
+# --- replies and notes -----------------------------------------------------------------------
+
+
+async def _recipient(session: AsyncSession, customer_id: int, channel: str | None) -> Identity:
+    """The customer's identity to reply on: the given channel, else the latest one used."""
+    query = select(Identity).where(Identity.customer_id == customer_id)
+    if channel:
+        query = query.where(Identity.channel == channel)
+    identity = (
+        (await session.execute(query.order_by(Identity.last_seen_at.desc()).limit(1)))
+        .scalars()
+        .first()
+    )
+    if identity is None:
+        where = f" on {channel}" if channel else ""
+        raise Invalid(f"customer {customer_id} has no identity{where}", code="no_channel")
+    if identity.blocked:
+        raise ConflictError(f"the customer has blocked us on {identity.channel}", code="blocked")
+    return identity
+
+
+async def do_reply(
+    rt: Runtime,
+    conversation_id: int,
+    text: str,
+    *,
+    agent_id: int | None = None,
+    author: Author = Author.AGENT,
+    channel: str | None = None,
+    attachments: Sequence[Attachment] = (),
+    meta: dict[str, Any] | None = None,
+) -> Message:
+    """Store an outgoing message and queue it for delivery on the customer's channel.
+
+    Args:
+        rt: the runtime.
+        conversation_id: the conversation replied to.
+        text: the reply.
+        agent_id: the agent replying (None for the bot or the system).
+        author: who wrote it.
+        channel: the channel to use; default the customer's most recent one.
+        attachments: files to send.
+        meta: extra facts to keep with the message.
+
+    Returns:
+        The stored message, delivery status ``queued``.
+    """
+    if not text.strip() and not attachments:
+        raise Invalid("a reply needs text or an attachment")
+    if len(text) > rt.settings.max_text_chars:
+        raise Invalid(f"a reply is limited to {rt.settings.max_text_chars} characters")
+    out: list[Event] = []
+
+    async def work(session: AsyncSession) -> Message:
+        out.clear()
+        conv = await _conversation(session, conversation_id)
+        if conv.status == ConversationStatus.RESOLVED:
+            raise ConflictError("the conversation is resolved; reopen it first", code="resolved")
+        identity = await _recipient(session, conv.customer_id, channel or conv.last_channel)
+        now = utcnow()
+        last_in = (
+            await session.execute(
+                select(Message.channel_message_id)
+                .where(
+                    Message.conversation_id == conv.id,
+                    Message.kind == MessageKind.INCOMING,
+                    Message.channel == identity.channel,
+                )
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        message = Message(
+            customer_id=conv.customer_id,
+            conversation_id=conv.id,
+            kind=MessageKind.OUTGOING,
+            author=author,
+            agent_id=agent_id,
+            channel=identity.channel,
+            reply_to_channel_id=last_in,
+            text=text,
+            attachments=[a.to_dict() for a in attachments],
+            meta={"recipient": identity.external_id, **(meta or {})},
+            language=conv.language,
+            delivery_status=DeliveryStatus.QUEUED,
+        )
+        session.add(message)
+        if author == Author.AGENT and agent_id is not None:
+            if conv.first_response_at is None:
+                conv.first_response_at = now
+            conv.waiting_since = None
+            if conv.status in (ConversationStatus.BOT, ConversationStatus.PENDING):
+                agent = await _agent(session, agent_id)
+                conv.status = ConversationStatus.OPEN
+                conv.assignee_id = conv.assignee_id or agent_id
+                session.add(
+                    _activity(
+                        conv,
+                        "taken_over",
+                        f"{agent.display_name} took over the conversation",
+                        agent_id=agent_id,
+                    )
+                )
+        conv.updated_at = now
+        conv.last_message_at = now
+        conv.preview = text[:280]
+        await session.flush()
+        out.append(Event(ev.MESSAGE_CREATED, message_dict(message)))
+        out.append(Event(ev.CONVERSATION_UPDATED, conversation_dict(conv)))
+        return message
+
+    message = await in_transaction(rt.sessions, work)
+    queue = delivery_queue(conversation_id, rt.settings.pipeline_shards)
+    await rt.bus.enqueue(queue, {"message_id": message.id})
+    await emit(rt, out)
+    return message
+
+
+async def do_note(rt: Runtime, conversation_id: int, agent_id: int, text: str) -> Message:
+    """Add a private note: seen by agents, never sent to the customer."""
+    if not text.strip():
+        raise Invalid("a note needs text")
+    if len(text) > rt.settings.max_text_chars:
+        raise Invalid(f"a note is limited to {rt.settings.max_text_chars} characters")
+
+    async def work(session: AsyncSession) -> Message:
+        conv = await _conversation(session, conversation_id)
+        note = Message(
+            customer_id=conv.customer_id,
+            conversation_id=conv.id,
+            kind=MessageKind.NOTE,
+            author=Author.AGENT,
+            agent_id=agent_id,
+            text=text,
+        )
+        session.add(note)
+        await session.flush()
+        return note
+
+    note = await in_transaction(rt.sessions, work)
+    await emit(rt, [Event(ev.MESSAGE_CREATED, message_dict(note), private=True)])
+    return note
+
+
+# --- ownership ---------------------------------------------------------------------------------
+
+
+async def _change(
+    rt: Runtime,
+    conversation_id: int,
+    change: Any,
+    names: Sequence[str],
+    audience: Role = Role.AGENT,
+) -> Conversation:
+    """Apply ``change(session, conv) -> activity | None`` and emit the conversation events."""
+    activity_holder: list[Message] = []
+
+    async def work(session: AsyncSession) -> Conversation:
+        activity_holder.clear()
+        conv = await _conversation(session, conversation_id)
+        activity = await change(session, conv)
+        conv.updated_at = utcnow()
+        if activity is not None:
+            session.add(activity)
+            activity_holder.append(activity)
+        await session.flush()
+        return conv
+
+    conv = await in_transaction(rt.sessions, work)
+    data = conversation_dict(conv)
+    events = [Event(ev.MESSAGE_CREATED, message_dict(a)) for a in activity_holder]
+    events.append(Event(ev.CONVERSATION_UPDATED, data))
+    if activity_holder:
+        events.extend(
+            Event(name, {**data, "activity": message_dict(activity_holder[0])}, audience)
+            for name in names
+        )
+    await emit(rt, events)
+    return conv
+
+
+def raise_priority(current: Priority, wanted: Priority | None) -> Priority:
+    """The higher of two priorities."""
+    if wanted is None:
+        return current
+    return max(Priority(current), wanted, key=PRIORITY_ORDER.index)
+
+
+async def do_escalate(
+    rt: Runtime,
+    conversation_id: int,
+    reason: str,
+    *,
+    agent_id: int | None = None,
+    priority: Priority | None = None,
+    detail: str | None = None,
+) -> Conversation:
+    """Hand a conversation to the human queue (``pending``) with a reason; idempotent."""
+
+    async def change(session: AsyncSession, conv: Conversation) -> Message | None:
+        if conv.status == ConversationStatus.RESOLVED:
+            raise ConflictError("a resolved conversation cannot be escalated", code="resolved")
+        new_priority = raise_priority(conv.priority, priority)
+        if conv.status == ConversationStatus.PENDING and conv.escalation_reason == reason:
+            conv.priority = new_priority
+            return None
+        previous = conv.status
+        conv.status = ConversationStatus.PENDING
+        conv.assignee_id = None
+        conv.escalation_reason = reason
+        conv.priority = new_priority
+        conv.waiting_since = conv.waiting_since or utcnow()
+        text = f"Escalated to a human: {reason}" + (f" ({detail})" if detail else "")
+        return _activity(
+            conv,
+            "escalated",
+            text,
+            agent_id=agent_id,
+            reason=reason,
+            previous_status=str(previous),
+            priority=str(new_priority),
+            detail=detail,
+        )
+
+    return await _change(
+        rt, conversation_id, change, [ev.CONVERSATION_ESCALATED], audience=Role.AGENT
+    )
+
+
+async def do_set_priority(
+    rt: Runtime,
+    conversation_id: int,
+    priority: Priority,
+    *,
+    agent_id: int | None = None,
+    detail: str | None = None,
+) -> Conversation:
+    """Change a conversation's priority without touching who owns it."""
+
+    async def change(session: AsyncSession, conv: Conversation) -> Message | None:
+        if conv.priority == priority:
+            return None
+        previous = conv.priority
+        conv.priority = priority
+        text = f"Priority {previous} → {priority}" + (f" ({detail})" if detail else "")
+        return _activity(
+            conv,
+            "priority",
+            text,
+            agent_id=agent_id,
+            priority=str(priority),
+            previous=str(previous),
+        )
+
+    return await _change(rt, conversation_id, change, [])
+
+
+async def do_assign(
+    rt: Runtime, conversation_id: int, assignee_id: int | None, *, agent_id: int | None
+) -> Conversation:
+    """Give the conversation to an agent (it becomes ``open``), or back to the queue."""
+
+    async def change(session: AsyncSession, conv: Conversation) -> Message | None:
+        if conv.status == ConversationStatus.RESOLVED:
+            raise ConflictError("reopen the conversation before assigning it", code="resolved")
+        if assignee_id is None:
+            if conv.assignee_id is None:
+                return None
+            conv.assignee_id = None
+            conv.status = ConversationStatus.PENDING
+            conv.waiting_since = conv.waiting_since or utcnow()
+            return _activity(conv, "unassigned", "Returned to the queue", agent_id=agent_id)
+        assignee = await _agent(session, assignee_id)
+        if conv.assignee_id == assignee_id and conv.status == ConversationStatus.OPEN:
+            return None
+        conv.assignee_id = assignee_id
+        conv.status = ConversationStatus.OPEN
+        return _activity(
+            conv,
+            "assigned",
+            f"Assigned to {assignee.display_name}",
+            agent_id=agent_id,
+            assignee_id=assignee_id,
+        )
+
+    return await _change(rt, conversation_id, change, [ev.CONVERSATION_ASSIGNED])
+
+
+async def do_resolve(rt: Runtime, conversation_id: int, *, agent_id: int | None) -> Conversation:
+    """Close the conversation; the customer's next message goes to the bot again."""
+
+    async def change(session: AsyncSession, conv: Conversation) -> Message | None:
+        if conv.status == ConversationStatus.RESOLVED:
+            return None
+        conv.status = ConversationStatus.RESOLVED
+        conv.resolved_at = utcnow()
+        conv.waiting_since = None
+        return _activity(conv, "resolved", "Resolved", agent_id=agent_id)
+
+    return await _change(rt, conversation_id, change, [ev.CONVERSATION_RESOLVED])
+
+
+async def do_reopen(rt: Runtime, conversation_id: int, *, agent_id: int | None) -> Conversation:
+    """Reopen a resolved conversation for the agent, unless a newer one is active."""
+
+    async def change(session: AsyncSession, conv: Conversation) -> Message | None:
+        if conv.status != ConversationStatus.RESOLVED:
+            return None
+        newer = await active_conversation(session, conv.customer_id)
+        if newer is not None:
+            raise ConflictError(
+                f"the customer already has active conversation {newer.id}", code="active_exists"
+            )
+        conv.status = ConversationStatus.OPEN if agent_id else ConversationStatus.PENDING
+        conv.assignee_id = agent_id
+        conv.resolved_at = None
+        return _activity(conv, "reopened", "Reopened", agent_id=agent_id)
+
+    return await _change(rt, conversation_id, change, [ev.CONVERSATION_REOPENED])
+
+
+async def do_hand_to_bot(
+    rt: Runtime, conversation_id: int, *, agent_id: int | None
+) -> Conversation:
+    """Give the conversation back to the bot; it answers the customer's next message."""
+
+    async def change(session: AsyncSession, conv: Conversation) -> Message | None:
+        if conv.status == ConversationStatus.RESOLVED:
+            raise ConflictError("a resolved conversation cannot go to the bot", code="resolved")
+        if conv.status == ConversationStatus.BOT:
+            return None
+        conv.status = ConversationStatus.BOT
+        conv.assignee_id = None
+        conv.escalation_reason = None
+        conv.waiting_since = None
+        conv.bot_state = {}
+        return _activity(conv, "handed_to_bot", "Handed back to the bot", agent_id=agent_id)
+
+    return await _change(rt, conversation_id, change, [])
+
+
+async def do_set_bot_state(rt: Runtime, conversation_id: int, state: dict[str, Any]) -> None:
+    """Remember routing facts (e.g. consecutive fallbacks) on the conversation."""
+
+    async def work(session: AsyncSession) -> None:
+        conv = await _conversation(session, conversation_id)
+        conv.bot_state = dict(state)
+
+    await in_transaction(rt.sessions, work)
+
+
+async def do_set_labels(
+    rt: Runtime, conversation_id: int, labels: Sequence[str], *, agent_id: int | None
+) -> Conversation:
+    """Replace the conversation's labels."""
+    clean = sorted({label.strip().lower()[:40] for label in labels if label.strip()})
+
+    async def change(session: AsyncSession, conv: Conversation) -> Message | None:
+        if sorted(conv.labels or []) == clean:
+            return None
+        conv.labels = clean
+        return _activity(
+            conv,
+            "labelled",
+            "Labels: " + (", ".join(clean) or "none"),
+            agent_id=agent_id,
+            labels=clean,
+        )
+
+    return await _change(rt, conversation_id, change, [])
+
+
+# --- sentiment and delivery --------------------------------------------------------------------
+
+
+async def do_record_sentiment(rt: Runtime, message_id: int, sentiment: Sentiment) -> Message:
+    """Store a message's sentiment score and push it to agents."""
+
+    async def work(session: AsyncSession) -> Message:
+        message = await session.get(Message, message_id)
+        if message is None:
+            raise NotFound(f"message {message_id} does not exist")
+        message.sentiment_label = str(sentiment.label)
+        message.sentiment_anger = round(sentiment.anger, 4)
+        message.sentiment_scores = {k: round(v, 4) for k, v in sentiment.probabilities.items()}
+        meta = dict(message.meta or {})
+        meta["sentiment_model"] = sentiment.model
+        meta["angry"] = sentiment.angry
+        message.meta = meta
+        if message.conversation_id is not None:
+            conv = await session.get(Conversation, message.conversation_id)
+            if conv is not None:
+                conv.sentiment = str(sentiment.label)
+        return message
+
+    message = await in_transaction(rt.sessions, work)
+    await emit(rt, [Event(ev.MESSAGE_UPDATED, message_dict(message))])
+    return message
+
+
+async def do_mark_delivery(
+    rt: Runtime,
+    message_id: int,
+    status: DeliveryStatus,
+    *,
+    external_id: str | None = None,
+    error: str | None = None,
+) -> Message:
+    """Record how a delivery went."""
+
+    async def work(session: AsyncSession) -> Message:
+        message = await session.get(Message, message_id)
+        if message is None:
+            raise NotFound(f"message {message_id} does not exist")
+        message.delivery_status = status
+        message.delivery_attempts = (message.delivery_attempts or 0) + (
+            1 if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED) else 0
+        )
+        if external_id:
+            message.channel_message_id = external_id
+            message.sent_at = utcnow()
+        message.delivery_error = error
+        return message
+
+    message = await in_transaction(rt.sessions, work)
+    await emit(rt, [Event(ev.MESSAGE_UPDATED, message_dict(message))])
+    return message
+
+
+async def do_mark_identity_blocked(
+    rt: Runtime, channel: str, external_id: str, blocked: bool = True
+) -> None:
+    """Flag that a customer blocked us on a channel (agents see it; replies there stop)."""
+
+    async def work(session: AsyncSession) -> None:
+        await session.execute(
+            update(Identity)
+            .where(Identity.channel == channel, Identity.external_id == external_id)
+            .values(blocked=blocked)
+        )
+
+    await in_transaction(rt.sessions, work)
+
+
+async def do_raise_alert(
+    rt: Runtime, conversation_id: int, kind: str, detail: str, **data: Any
+) -> None:
+    """Record a supervisor alert on the timeline and push it live to supervisors."""
+
+    conv_holder: list[Conversation] = []
+
+    async def work(session: AsyncSession) -> Message:
+        conv = await _conversation(session, conversation_id)
+        conv_holder.append(conv)
+        activity = _activity(conv, "alert", detail, alert=kind, **data)
+        session.add(activity)
+        await session.flush()
+        return activity
+
+    activity = await in_transaction(rt.sessions, work)
+    payload = {
+        "kind": kind,
+        "detail": detail,
+        "conversation": conversation_dict(conv_holder[-1]),
+        "activity": message_dict(activity),
+        **data,
+    }
+    await emit(
+        rt,
+        [
+            Event(ev.MESSAGE_CREATED, message_dict(activity)),
+            Event(ev.ALERT_RAISED, payload, audience=Role.SUPERVISOR),
+        ],
+    )
+
+
+# --- customers ---------------------------------------------------------------------------------
+
+
+async def do_merge_customers(
+    rt: Runtime, source_id: int, target_id: int, *, agent_id: int | None
+) -> Customer:
+    """Merge ``source`` into ``target``: identities, conversations and messages move over.
+
+    Args:
+        rt: the runtime.
+        source_id: the customer that disappears (kept as a pointer to the target).
+        target_id: the customer that stays.
+        agent_id: who merged.
+
+    Returns:
+        The surviving customer.
+    """
+    if source_id == target_id:
+        raise Invalid("a customer cannot be merged into itself")
+    out: list[Event] = []
+
+    async def work(session: AsyncSession) -> Customer:
+        out.clear()
+        source = await session.get(Customer, source_id, with_for_update=True)
+        target = await session.get(Customer, target_id, with_for_update=True)
+        if source is None or target is None:
+            raise NotFound("both customers must exist")
+        if source.merged_into_id is not None or target.merged_into_id is not None:
+            raise ConflictError("one of the customers was already merged", code="already_merged")
+        identity_ids = list(
+            (await session.execute(select(Identity.id).where(Identity.customer_id == source_id)))
+            .scalars()
+            .all()
+        )
+        conversation_ids = list(
+            (
+                await session.execute(
+                    select(Conversation.id).where(Conversation.customer_id == source_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        source_active = await active_conversation(session, source_id)
+        target_active = await active_conversation(session, target_id)
+        folded: int | None = None
+        if source_active is not None and target_active is not None:
+            # Keep one active conversation: the source's live messages join the target's.
+            await session.execute(
+                update(Message)
+                .where(Message.conversation_id == source_active.id)
+                .values(conversation_id=target_active.id)
+            )
+            source_active.status = ConversationStatus.RESOLVED
+            source_active.resolved_at = utcnow()
+            target_active.priority = raise_priority(target_active.priority, source_active.priority)
+            if source_active.waiting_since and (
+                target_active.waiting_since is None
+                or source_active.waiting_since < target_active.waiting_since
+            ):
+                target_active.waiting_since = source_active.waiting_since
+            folded = source_active.id
+            await session.flush()
+        await session.execute(
+            update(Identity).where(Identity.customer_id == source_id).values(customer_id=target_id)
+        )
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.customer_id == source_id)
+            .values(customer_id=target_id)
+        )
+        await session.execute(
+            update(Message).where(Message.customer_id == source_id).values(customer_id=target_id)
+        )
+        await session.execute(
+            update(Order).where(Order.customer_id == source_id).values(customer_id=target_id)
+        )
+        source.merged_into_id = target_id
+        target.display_name = target.display_name or source.display_name
+        target.email = target.email or source.email
+        target.phone = target.phone or source.phone
+        target.language = target.language or source.language
+        target.attributes = {**(source.attributes or {}), **(target.attributes or {})}
+        anchor = target_active or source_active
+        activity = Message(
+            customer_id=target_id,
+            conversation_id=anchor.id if anchor else None,
+            kind=MessageKind.ACTIVITY,
+            author=Author.AGENT if agent_id else Author.SYSTEM,
+            agent_id=agent_id,
+            text=f"Merged customer #{source_id} into #{target_id}",
+            meta={
+                "action": "merged",
+                "source_id": source_id,
+                "target_id": target_id,
+                "identity_ids": identity_ids,
+                "conversation_ids": conversation_ids,
+                "folded_conversation_id": folded,
+            },
+        )
+        session.add(activity)
+        await session.flush()
+        out.append(Event(ev.MESSAGE_CREATED, message_dict(activity)))
+        out.append(
+            Event(
+                ev.CUSTOMER_MERGED,
+                {"source_id": source_id, "target_id": target_id, "customer": customer_dict(target)},
+            )
+        )
+        return target
+
+    target = await in_transaction(rt.sessions, work)
+    await emit(rt, out)
+    return target
+
+
+async def do_update_customer(
+    rt: Runtime,
+    customer_id: int,
+    *,
+    display_name: str | None = None,
+    language: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Customer:
+    """Edit a customer's profile fields; attributes are merged key by key."""
+
+    async def work(session: AsyncSession) -> Customer:
+        customer = await surviving_customer(session, customer_id)
+        if display_name is not None:
+            customer.display_name = display_name
+        if language is not None:
+            customer.language = language
+        if email is not None:
+            customer.email = email
+        if phone is not None:
+            customer.phone = phone
+        if attributes:
+            customer.attributes = {**(customer.attributes or {}), **attributes}
+        return customer
+
+    return await in_transaction(rt.sessions, work)
+
+
+async def do_touch_agent(rt: Runtime, agent_id: int, when: datetime | None = None) -> None:
+    """Remember when an agent was last active."""
+
+    async def work(session: AsyncSession) -> None:
+        await session.execute(
+            update(Agent).where(Agent.id == agent_id).values(last_seen_at=when or utcnow())
+        )
+
+    await in_transaction(rt.sessions, work)

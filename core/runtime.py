@@ -1,0 +1,39 @@
+"""What every action needs: the database, the bus, settings, the pipeline steps, the sender."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from core.bus import Bus
+from core.db import Sessions
+from core.settings import Settings
+from core.types import OutboundMessage, Receipt
+
+if TYPE_CHECKING:
+    from core.pipeline import Step
+
+
+class Sender(Protocol):
+    """Sends an outbound message through the named channel (the connector registry)."""
+
+    async def send(self, message: OutboundMessage) -> Receipt:
+        """Send, returning the channel's receipt; raise to have the delivery retried."""
+        ...
+
+
+class PermanentDeliveryError(Exception):
+    """A send that will never succeed (blocked by the user, unknown chat): do not retry."""
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The live parts an action works with; built once by the app factory."""
+
+    sessions: Sessions
+    bus: Bus
+    settings: Settings
+    steps: Sequence[Step] = ()
+    sender: Sender | None = None
+    on_blocked: list[Callable[[str, str], Awaitable[None]]] = field(default_factory=list)
