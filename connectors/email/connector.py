@@ -1,0 +1,234 @@
+"""The email connector: IMAP mailboxes and an SMTP listener in, SMTP out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
+
+from connectors.base import Connector, SendRefused
+from connectors.email.compose import compose_reply, message_id, reply_subject
+from connectors.email.imap import Mailbox, MailboxWatcher
+from connectors.email.parse import CHANNEL, MailRejected, ParsedMail, parse_mail
+from connectors.email.store import MailStore
+from core.channel_reads import ChannelReads
+from core.runtime import PermanentDeliveryError
+from core.types import OutboundMessage, Receipt
+
+log = logging.getLogger(__name__)
+
+_NEVER_ANSWER = ("mailer-daemon@", "postmaster@", "noreply", "no-reply")
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    """A yes/no setting."""
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class _ListenerHandler:
+    """aiosmtpd handler: accept mail for our domain and ingest it before saying 250."""
+
+    def __init__(self, connector: EmailConnector) -> None:
+        self.connector = connector
+
+    async def handle_RCPT(
+        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        """Refuse recipients outside our domains so we are never mistaken for a relay."""
+        domain = address.rpartition("@")[2].lower()
+        if domain not in self.connector.accept_domains:
+            return "550 5.1.1 not a mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        """Store the mail; a temporary failure asks the sender to retry instead of losing it."""
+        data = envelope.original_content or envelope.content
+        raw = data if isinstance(data, bytes) else str(data).encode()
+        if await self.connector.accept(raw):
+            return "250 2.0.0 queued"
+        return "451 4.3.0 temporary failure, try again later"
+
+
+class EmailConnector(Connector):
+    """Email: IMAP mailboxes (or mail piped to our SMTP listener) in, replies over SMTP."""
+
+    name = "email"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cfg = self.config
+        self.address = cfg.get("address", "support@localhost").strip()
+        self.from_name = cfg.get("from_name") or None
+        self.domain = (cfg.get("domain") or self.address.rpartition("@")[2]).lower()
+        self.accept_domains = {
+            d.strip().lower() for d in (cfg.get("accept_domains") or self.domain).split(",") if d
+        }
+        self.store = MailStore(Path(cfg.get("store_dir") or "var/email"))
+        poll = float(cfg.get("imap_poll_seconds") or 60)
+        verify = _flag(cfg.get("imap_verify_tls"), True)
+        self.mailboxes = [
+            Mailbox.from_url(u, poll, verify) for u in (cfg.get("imap_urls") or "").split(",") if u
+        ]
+        self.smtp_url = cfg.get("smtp_url") or ""
+        self.smtp_verify_tls = _flag(cfg.get("smtp_verify_tls"), True)
+        self.smtp_timeout = float(cfg.get("smtp_timeout") or 30)
+        self.listen = cfg.get("listen") or ""
+        self.max_bytes = int(cfg.get("max_bytes") or 35_000_000)
+        self.reads: ChannelReads | None = None
+        self.watchers = [MailboxWatcher(mb, self.accept) for mb in self.mailboxes]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: asyncio.Server | None = None
+
+    def bind_reads(self, reads: ChannelReads) -> None:
+        """Receive the read-only look-ups (threading headers of stored mail)."""
+        self.reads = reads
+
+    # --- inbound ----------------------------------------------------------------------------
+
+    def understand(self, raw: bytes) -> ParsedMail:
+        """Parse one raw mail, storing its attachments (blocking: run in a thread)."""
+        if len(raw) > self.max_bytes:
+            raise MailRejected(f"larger than {self.max_bytes} bytes")
+        return parse_mail(raw, domain=self.domain, store=self.store)
+
+    async def accept(self, raw: bytes) -> bool:
+        """Take one raw mail to the timeline; True when finished with (stored or rejected).
+
+        False means a temporary failure (the database is away): leave it for the next round.
+        """
+        try:
+            parsed = await asyncio.to_thread(self.understand, raw)
+        except MailRejected as exc:
+            path = await asyncio.to_thread(self.store.reject, raw, str(exc))
+            log.warning("email rejected (%s), kept at %s", exc, path)
+            return True
+        try:
+            result = await self.sink(parsed.inbound)
+        except Exception:
+            log.exception("email %s could not be stored", parsed.inbound.external_message_id)
+            return False
+        if parsed.automated:
+            log.info("email %s is automated (%s): recorded, will not be answered",
+                     result.message_id, parsed.automated)  # fmt: skip
+        return True
+
+    async def start(self) -> None:
+        """Watch every mailbox and open the SMTP listener when configured."""
+        for watcher in self.watchers:
+            self._tasks.append(
+                asyncio.create_task(watcher.run(), name=f"imap {watcher.mailbox.label()}")
+            )
+        if self.listen:
+            host, _, port = self.listen.rpartition(":")
+            handler = _ListenerHandler(self)
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(
+                lambda: SMTPServer(handler, data_size_limit=self.max_bytes, enable_SMTPUTF8=True),
+                host or "127.0.0.1",
+                int(port),
+            )
+
+    async def stop(self) -> None:
+        """Stop watching and listening."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    # --- outbound ---------------------------------------------------------------------------
+
+    def _smtp_options(self) -> dict[str, Any]:
+        """aiosmtplib keyword arguments from ``EMAIL_SMTP_URL``."""
+        parts = urlsplit(self.smtp_url)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+            raise PermanentDeliveryError("EMAIL_SMTP_URL is not set to smtp(s)://host:port")
+        context = ssl.create_default_context()
+        if not self.smtp_verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        default_port = {"smtps": 465, "smtp+starttls": 587}.get(parts.scheme, 25)
+        return {
+            "hostname": parts.hostname,
+            "port": parts.port or default_port,
+            "username": unquote(parts.username) if parts.username else None,
+            "password": unquote(parts.password) if parts.password else None,
+            "use_tls": parts.scheme == "smtps",
+            "start_tls": parts.scheme == "smtp+starttls",
+            "tls_context": context,
+            "timeout": self.smtp_timeout,
+        }
+
+    async def _send(self, message: OutboundMessage) -> Receipt:
+        """Send one reply over SMTP, threaded under the customer's mail."""
+        recipient = message.recipient_id
+        if "@" not in recipient:
+            raise PermanentDeliveryError(f"not an email address: {recipient!r}")
+        if recipient.lower().startswith(_NEVER_ANSWER) or "noreply" in recipient.lower():
+            raise SendRefused(f"{recipient} is an automatic sender; answering could loop")
+        replied: dict[str, Any] = {}
+        if message.reply_to_external_id and self.reads is not None:
+            meta = await self.reads.message_meta(message.reply_to_external_id)
+            replied = dict((meta or {}).get("raw") or {})
+        if replied.get("automated"):
+            raise SendRefused(
+                f"not answering an automatic mail ({replied['automated']}): mail-loop guard"
+            )
+        our_id = message_id(message.message_id, self.address, self.domain)
+        subject = message.meta.get("subject") or reply_subject(
+            replied.get("subject"), "Your message to our support team"
+        )
+        mail = compose_reply(
+            sender=self.address,
+            sender_name=self.from_name,
+            recipient=recipient,
+            text=message.text,
+            msg_id=our_id,
+            subject=subject,
+            in_reply_to=message.reply_to_external_id
+            if (message.reply_to_external_id or "").startswith("<")
+            else None,
+            references=list(replied.get("references") or []),
+            language=message.language,
+        )
+        try:
+            await aiosmtplib.send(mail, sender=self.address, recipients=[recipient],
+                                  **self._smtp_options())  # fmt: skip
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise PermanentDeliveryError(f"recipient refused: {exc}") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600:
+                raise PermanentDeliveryError(f"SMTP {exc.code}: {exc.message}") from exc
+            raise
+        return Receipt(our_id, {"subject": subject})
+
+    def describe(self) -> dict[str, Any]:
+        """What the admin UI shows: mailboxes (no passwords) and where replies go out."""
+        return {
+            "name": self.name,
+            "address": self.address,
+            "mailboxes": [w.mailbox.label() for w in self.watchers],
+            "connected": [w.connected.is_set() for w in self.watchers],
+            "smtp": urlsplit(self.smtp_url).hostname if self.smtp_url else None,
+            "listening": self.listen or None,
+            "rejected": len(self.store.rejected()),
+        }
+
+
+__all__ = ["CHANNEL", "EmailConnector"]

@@ -1,0 +1,60 @@
+"""Files on disk for the email channel: attachments by content hash, and rejected raw mail."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+
+class MailStore:
+    """Content-addressed blobs under ``root/blobs``; unusable mail kept under ``root/rejected``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write atomically so a crash never leaves half a file under the final name."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+
+    def put(self, data: bytes) -> str:
+        """Store bytes once and return ``sha256:<hex>``."""
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.path(f"sha256:{digest}")
+        if not path.exists():
+            self._write(path, data)
+        return f"sha256:{digest}"
+
+    def path(self, key: str) -> Path:
+        """Where the blob with this key lives."""
+        digest = key.removeprefix("sha256:")
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise ValueError(f"not a blob key: {key!r}")
+        return self.root / "blobs" / digest[:2] / digest
+
+    def get(self, key: str) -> bytes:
+        """The bytes stored under a key."""
+        return self.path(key).read_bytes()
+
+    def reject(self, raw: bytes, reason: str) -> Path:
+        """Keep a mail we could not use, with the reason beside it, so nothing is lost."""
+        digest = hashlib.sha256(raw).hexdigest()
+        path = self.root / "rejected" / f"{int(time.time())}-{digest[:16]}.eml"
+        self._write(path, raw)
+        self._write(path.with_suffix(".reason.txt"), reason.encode())
+        return path
+
+    def rejected(self) -> list[tuple[Path, str]]:
+        """Every rejected mail with its reason, oldest first."""
+        folder = self.root / "rejected"
+        if not folder.is_dir():
+            return []
+        return [
+            (p, p.with_suffix(".reason.txt").read_text())
+            for p in sorted(folder.glob("*.eml"))
+            if p.with_suffix(".reason.txt").exists()
+        ]

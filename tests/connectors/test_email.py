@@ -1,0 +1,386 @@
+"""The email channel end to end against a real Dovecot (IMAP) and a real SMTP sink."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiohttp.test_utils import TestClient
+
+from connectors.email import EmailConnector
+from core.actions import do_reply
+from core.pipeline import StepContext
+from core.settings import Settings
+from core.types import Author, MessageKind, Role
+from inbox.app import create_app
+from inbox.keys import CONNECTORS, RUNTIME
+from tests.conftest import make_settings
+from tests.connectors.conftest import Dovecot, SmtpSink, eml, env_for_email, free_port
+from tests.inbox.conftest import eventually, login_as
+
+Client = TestClient  # type: ignore[type-arg]
+AppFactory = Callable[..., Awaitable[Client]]
+
+
+class EchoBot:
+    """A bot that answers every customer message (what a real bot would do, carelessly)."""
+
+    name = "echo-bot"
+
+    async def __call__(self, ctx: StepContext) -> None:
+        """Reply to the stored message."""
+        await do_reply(ctx.rt, ctx.conversation.id, "شكراً لرسالتك", author=Author.BOT)
+
+
+def echo_steps(settings: Settings, http: Any = None) -> Sequence[EchoBot]:
+    """The pipeline with only the careless bot."""
+    return [EchoBot()]
+
+
+@pytest.fixture
+def mailbox(dovecot: Dovecot) -> tuple[str, str]:
+    """A fresh IMAP user on the private Dovecot."""
+    return dovecot.add_user()
+
+
+async def email_app(
+    aiohttp_client: AppFactory, sqlite_url: str, *, bot: bool = False, **settings: Any
+) -> Client:
+    """The service with the email channel configured from the environment."""
+    app = create_app(
+        make_settings(sqlite_url, channels="memory,email", delivery_max_attempts=2, **settings),
+        migrate=False,
+        **({"steps": echo_steps} if bot else {}),
+    )
+    return await aiohttp_client(app)
+
+
+def connector(client: Client) -> EmailConnector:
+    """The app's email connector."""
+    found = client.app[CONNECTORS]["email"]
+    assert isinstance(found, EmailConnector)
+    return found
+
+
+async def timeline(client: Client, headers: dict[str, str], conversation_id: int) -> Any:
+    """A conversation with its messages, through the agents' API."""
+    resp = await client.get(f"/api/v1/conversations/{conversation_id}", headers=headers)
+    assert resp.status == 200
+    return await resp.json()
+
+
+async def only_conversation(client: Client, headers: dict[str, str]) -> int:
+    """The id of the single conversation, once there is one."""
+
+    async def check() -> int | None:
+        resp = await client.get("/api/v1/conversations?channel=email", headers=headers)
+        items = (await resp.json())["items"]
+        return items[0]["id"] if items else None
+
+    return int(await eventually(check, within=10))
+
+
+async def incoming(client: Client, headers: dict[str, str], conv: int, count: int) -> list[Any]:
+    """The conversation's incoming messages, once there are ``count`` of them."""
+
+    async def check() -> list[Any] | None:
+        messages = (await timeline(client, headers, conv))["messages"]
+        found = [m for m in messages if m["kind"] == MessageKind.INCOMING]
+        return found if len(found) >= count else None
+
+    return list(await eventually(check, within=10))
+
+
+async def test_arabic_mail_reply_and_customer_answer_thread_together(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """windows-1256 mail shows in Arabic; our reply threads; the customer's answer joins it."""
+    user, password = mailbox
+    env_for_email(
+        monkeypatch, tmp_path,
+        imap_urls=f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX",
+        imap_poll_seconds=3600, smtp_url=f"smtp://127.0.0.1:{smtp_sink.port}",
+    )  # fmt: skip
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    await eventually(lambda: _true(connector(client).watchers[0].connected.is_set()))
+    # Delivered after the watcher is in IDLE: with polling at an hour, only IDLE can see it.
+    dovecot.deliver(user, eml("arabic_windows1256.eml"))
+    conv = await only_conversation(client, headers)
+    (first,) = await incoming(client, headers, conv, 1)
+    assert first["text"].startswith("السلام عليكم،\nطلبي رقم 1042 لم يصل بعد")
+    data = await timeline(client, headers, conv)
+    assert data["customer"]["display_name"] == "أحمد العتيبي"
+    assert data["customer"]["email"] == "ahmed@customer.test"
+    await eventually(lambda: _true(dovecot.seen_count(user) == 1))
+
+    resp = await client.post(
+        f"/api/v1/conversations/{conv}/reply", json={"text": "سيصل طلبك غداً."}, headers=headers
+    )
+    assert resp.status == 201
+    await eventually(lambda: _true(len(smtp_sink.received) == 1))
+    envelope, sent = smtp_sink.received[0]
+    assert envelope.rcpt_tos == ["ahmed@customer.test"]
+    assert sent["In-Reply-To"] == "<cp1256-0001@customer.test>"
+    assert "<cp1256-0001@customer.test>" in sent["References"]
+    assert sent["Subject"] == "Re: استفسار عن الطلب 1042"
+    html = sent.get_body(("html",))
+    plain = sent.get_body(("plain",))
+    assert html is not None and plain is not None
+    assert 'dir="rtl"' in html.get_content()
+    assert plain.get_content().strip() == "سيصل طلبك غداً."
+    our_id = sent["Message-ID"]
+
+    async def delivered() -> bool:
+        messages = (await timeline(client, headers, conv))["messages"]
+        out = [m for m in messages if m["kind"] == MessageKind.OUTGOING]
+        return bool(out) and out[0]["delivery_status"] == "sent"
+
+    await eventually(delivered)
+
+    reply = eml("reply_arabic_gmail.eml").replace(b"{in_reply_to}", our_id.encode())
+    dovecot.deliver(user, reply)
+    messages = await incoming(client, headers, conv, 2)
+    assert messages[1]["text"] == "وصل الطلب اليوم، شكراً جزيلاً"
+    assert messages[1]["conversation_id"] == conv
+    assert messages[1]["meta"]["raw"]["original_text"].endswith("سيصل طلبك غداً إن شاء الله.")
+
+    # The same mail again (a second copy in the mailbox) is not a second message.
+    dovecot.deliver(user, reply)
+    await eventually(lambda: _true(dovecot.seen_count(user) == 3))
+    assert len(await incoming(client, headers, conv, 2)) == 2
+
+
+def _true(value: bool) -> Awaitable[bool]:
+    """Wrap a plain condition for `eventually`."""
+
+    async def check() -> bool:
+        return value
+
+    return check()
+
+
+async def test_auto_reply_is_recorded_but_never_answered(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """An out-of-office mail lands on the timeline; even an eager bot sends nothing back."""
+    env_for_email(monkeypatch, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_sink.port}")
+    client = await email_app(aiohttp_client, sqlite_url, bot=True)
+    headers = await login_as(client, "sara", Role.AGENT)
+    assert await connector(client).accept(eml("auto_reply.eml"))
+    conv = await only_conversation(client, headers)
+    (auto,) = await incoming(client, headers, conv, 1)
+    assert auto["meta"]["raw"]["automated"] == "auto-submitted: auto-replied"
+
+    async def bot_reply_failed() -> Any:
+        messages = (await timeline(client, headers, conv))["messages"]
+        out = [m for m in messages if m["kind"] == MessageKind.OUTGOING]
+        return out if out and out[0]["delivery_status"] == "failed" else None
+
+    (refused,) = await eventually(bot_reply_failed)
+    assert "mail-loop guard" in refused["delivery_error"]
+    await asyncio.sleep(0.2)
+    assert smtp_sink.received == []
+
+
+async def test_bounce_is_recorded_and_never_answered(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A delivery report from MAILER-DAEMON is kept; replying to it is refused."""
+    env_for_email(monkeypatch, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_sink.port}")
+    client = await email_app(aiohttp_client, sqlite_url, bot=True)
+    headers = await login_as(client, "sara", Role.AGENT)
+    assert await connector(client).accept(eml("bounce_dsn.eml"))
+    conv = await only_conversation(client, headers)
+    (bounce,) = await incoming(client, headers, conv, 1)
+    assert bounce["meta"]["raw"]["automated"] == "delivery-report"
+
+    async def failed() -> Any:
+        out = [
+            m
+            for m in (await timeline(client, headers, conv))["messages"]
+            if m["kind"] == MessageKind.OUTGOING and m["delivery_status"] == "failed"
+        ]
+        return out
+
+    await eventually(failed)
+    assert smtp_sink.received == []
+
+
+async def test_rejected_and_flagged_mail_is_kept_and_the_watcher_goes_on(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A sender-less mail is kept raw with its reason; a defective one is stored flagged."""
+    user, password = mailbox
+    env_for_email(
+        monkeypatch, tmp_path, imap_poll_seconds=3600,
+        imap_urls=f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX",
+    )  # fmt: skip
+    dovecot.deliver(user, eml("no_sender.eml"))
+    dovecot.deliver(user, eml("broken_multipart.eml"))
+    dovecot.deliver(user, eml("alternative.eml"))
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    await eventually(lambda: _true(dovecot.seen_count(user) == 3), within=10)
+    (kept, reason) = connector(client).store.rejected()[0]
+    assert kept.read_bytes() == eml("no_sender.eml")
+    assert "no sender address" in reason
+
+    resp = await client.get("/api/v1/conversations?channel=email", headers=headers)
+    assert len((await resp.json())["items"]) == 2
+    texts = {}
+    for item in (await resp.json())["items"]:
+        for m in (await timeline(client, headers, item["id"]))["messages"]:
+            if m["kind"] == MessageKind.INCOMING:
+                texts[m["text"]] = m["meta"]["raw"]
+    assert texts["The parcel is late again."]["flagged"] is True
+    assert "flagged" not in next(v for k, v in texts.items() if "refund" in k)
+
+
+async def test_smtp_failures_are_retried_then_visible(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A 4xx is retried and then succeeds; a 5xx fails at once, with the server's words."""
+    env_for_email(monkeypatch, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_sink.port}")
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    assert await connector(client).accept(eml("alternative.eml"))
+    conv = await only_conversation(client, headers)
+
+    smtp_sink.handler.fail_with = ["451 4.3.0 try later"]
+    await client.post(f"/api/v1/conversations/{conv}/reply", json={"text": "one"}, headers=headers)
+    await eventually(lambda: _true(len(smtp_sink.received) == 1))
+
+    smtp_sink.handler.fail_with = ["550 5.1.1 no such user"]
+    await client.post(f"/api/v1/conversations/{conv}/reply", json={"text": "two"}, headers=headers)
+
+    async def failed() -> Any:
+        out = [
+            m
+            for m in (await timeline(client, headers, conv))["messages"]
+            if m["text"] == "two" and m["delivery_status"] == "failed"
+        ]
+        return out
+
+    (two,) = await eventually(failed)
+    assert "550" in two["delivery_error"]
+    assert len(smtp_sink.received) == 1
+
+
+async def test_smtp_listener_takes_piped_mail_and_refuses_strangers(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Mail sent to our SMTP listener is stored; other domains are refused (not a relay)."""
+    port = free_port()
+    env_for_email(monkeypatch, tmp_path, listen=f"127.0.0.1:{port}")
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    await aiosmtplib.send(
+        eml("arabic_iso8859_6.eml"),
+        sender="sara@customer.test",
+        recipients=["support@tawasul.test"],
+        hostname="127.0.0.1",
+        port=port,
+    )
+    conv = await only_conversation(client, headers)
+    (msg,) = await incoming(client, headers, conv, 1)
+    assert msg["text"] == "مرحباً، أريد تغيير عنوان التوصيل."
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await aiosmtplib.send(
+            eml("alternative.eml"),
+            sender="x@customer.test",
+            recipients=["someone@elsewhere.test"],
+            hostname="127.0.0.1",
+            port=port,
+        )
+
+
+@pytest.mark.parametrize("scheme", ["imaps", "imap+starttls"])
+async def test_tls_and_starttls_mailboxes(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    scheme: str,
+) -> None:
+    """Mailboxes over implicit TLS and over STARTTLS both deliver, two mailboxes at once."""
+    first, second = dovecot.add_user(), dovecot.add_user()
+    port = dovecot.tls_port if scheme == "imaps" else dovecot.port
+    urls = ",".join(f"{scheme}://{u}:{p}@127.0.0.1:{port}/INBOX" for u, p in (first, second))
+    env_for_email(monkeypatch, tmp_path, imap_urls=urls, imap_verify_tls="no")
+    dovecot.deliver(first[0], eml("alternative.eml"))
+    dovecot.deliver(second[0], eml("arabic_iso8859_6.eml"))
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+
+    async def two() -> bool:
+        resp = await client.get("/api/v1/conversations?channel=email", headers=headers)
+        return len((await resp.json())["items"]) == 2
+
+    await eventually(two, within=10)
+    assert dovecot.seen_count(first[0]) == dovecot.seen_count(second[0]) == 1
+    assert client.app[RUNTIME] is not None
+
+
+async def test_mail_that_cannot_be_stored_stays_unseen_and_is_retried(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A database hiccup leaves the mail unseen on the server; the next round stores it."""
+    user, password = mailbox
+    env_for_email(
+        monkeypatch, tmp_path, imap_poll_seconds=0.3,
+        imap_urls=f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX",
+    )  # fmt: skip
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    email = connector(client)
+    real_sink, calls = email.sink, []
+
+    async def flaky(inbound: Any) -> Any:
+        calls.append(inbound.external_message_id)
+        if len(calls) == 1:
+            raise ConnectionError("database went away")
+        return await real_sink(inbound)
+
+    email.sink = flaky
+    dovecot.deliver(user, eml("alternative.eml"))
+    conv = await only_conversation(client, headers)
+    assert len(await incoming(client, headers, conv, 1)) == 1
+    assert calls == ["<alt-0001@customer.test>"] * 2
+    await eventually(lambda: _true(dovecot.seen_count(user) == 1))

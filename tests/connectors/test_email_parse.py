@@ -1,0 +1,171 @@
+"""Parsing real-world mail: charsets, bodies, attachments, threading, automated mail, bad mail."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from connectors.email.clean import html_to_text, strip_reply
+from connectors.email.parse import MailRejected, is_ours, parse_mail
+from connectors.email.store import MailStore
+from tests.connectors.conftest import eml
+
+DOMAIN = "tawasul.test"
+OUR_ID = "<tawasul.m7.abcdef0123@tawasul.test>"
+
+
+def test_windows_1256_arabic_body_subject_and_name_decode() -> None:
+    """An Arabic windows-1256 mail keeps its Arabic text, subject and sender name."""
+    mail = parse_mail(eml("arabic_windows1256.eml"), domain=DOMAIN)
+    assert mail.inbound.text.startswith("السلام عليكم،\nطلبي رقم 1042 لم يصل بعد")
+    assert mail.inbound.sender_name == "أحمد العتيبي"
+    assert mail.inbound.raw["subject"] == "استفسار عن الطلب 1042"
+    assert mail.inbound.external_sender_id == "ahmed@customer.test"
+    assert mail.inbound.external_message_id == "<cp1256-0001@customer.test>"
+    assert mail.automated is None
+
+
+def test_iso_8859_6_quoted_printable_and_encoded_words() -> None:
+    """iso-8859-6 quoted-printable bodies and encoded-word headers decode to Arabic."""
+    mail = parse_mail(eml("arabic_iso8859_6.eml"), domain=DOMAIN)
+    assert mail.inbound.text == "مرحباً، أريد تغيير عنوان التوصيل."
+    assert mail.inbound.sender_name == "سارة"
+    assert mail.inbound.raw["subject"] == "عنوان"
+
+
+def test_alternative_prefers_the_text_part() -> None:
+    """multipart/alternative uses text/plain, not the HTML twin."""
+    mail = parse_mail(eml("alternative.eml"), domain=DOMAIN)
+    assert "refund for order 2210" in mail.inbound.text
+    assert "HTML VERSION" not in mail.inbound.text
+
+
+def test_html_only_is_cleaned_and_quote_removed() -> None:
+    """An HTML-only mail becomes text: no script/style, Gmail's quoted block dropped."""
+    mail = parse_mail(eml("html_only.eml"), domain=DOMAIN)
+    assert mail.inbound.text == "هل يمكن إلغاء الطلب؟"
+    assert "alert" not in mail.inbound.raw["original_text"]
+    assert "Your order has shipped" in mail.inbound.raw["original_text"]
+    assert mail.inbound.raw["subject"] == "إلغاء الطلب"
+
+
+def test_reply_strips_signature_and_quote_and_threads_to_our_id() -> None:
+    """A Gmail reply keeps what the customer wrote and points at our Message-ID."""
+    raw = eml("reply_gmail.eml").replace(b"{in_reply_to}", OUR_ID.encode())
+    mail = parse_mail(raw, domain=DOMAIN)
+    assert mail.inbound.text == "Thanks, the photos are attached to the courier claim."
+    assert mail.inbound.reply_to_external_id == OUR_ID
+    assert "We are sorry about the box" in mail.inbound.raw["original_text"]
+
+
+def test_arabic_reply_header_and_iphone_signature_are_cut() -> None:
+    """Arabic Gmail's «في … كتب:» header, the quote and «أُرسلت من الـ iPhone» are cut."""
+    raw = eml("reply_arabic_gmail.eml").replace(b"{in_reply_to}", OUR_ID.encode())
+    mail = parse_mail(raw, domain=DOMAIN)
+    assert mail.inbound.text == "وصل الطلب اليوم، شكراً جزيلاً"
+    assert mail.inbound.sender_name == "أحمد العتيبي"
+
+
+def test_outlook_reply_block_is_cut() -> None:
+    """Outlook's From/Sent/To/Subject block and what follows are cut."""
+    mail = parse_mail(eml("reply_outlook.eml"), domain=DOMAIN)
+    assert mail.inbound.text == "Morning works for me."
+    assert mail.inbound.reply_to_external_id == OUR_ID
+
+
+def test_threading_prefers_our_id_in_references() -> None:
+    """When In-Reply-To is someone else's, our id found in References is used."""
+    raw = eml("reply_gmail.eml").replace(b"{in_reply_to}", b"<other@elsewhere.test>")
+    raw = raw.replace(b"References: <alt-0001@customer.test>", f"References: {OUR_ID}".encode())
+    mail = parse_mail(raw, domain=DOMAIN)
+    assert mail.inbound.reply_to_external_id == OUR_ID
+    assert is_ours(OUR_ID, DOMAIN)
+    assert not is_ours("<other@elsewhere.test>", DOMAIN)
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("auto_reply.eml", "auto-submitted: auto-replied"), ("bounce_dsn.eml", "delivery-report")],
+)
+def test_automated_mail_is_recognised(name: str, why: str) -> None:
+    """Auto-replies and delivery reports are marked so nobody answers them."""
+    mail = parse_mail(eml(name), domain=DOMAIN)
+    assert mail.automated == why
+    assert mail.inbound.raw["automated"] == why
+
+
+def test_attachment_metadata_and_stored_file(tmp_path: Path) -> None:
+    """An attachment becomes metadata, its bytes stored under their hash."""
+    store = MailStore(tmp_path)
+    mail = parse_mail(eml("attachment.eml"), domain=DOMAIN, store=store)
+    (att,) = mail.inbound.attachments
+    assert (att.name, att.mime_type, att.kind) == ("فاتورة.pdf", "application/pdf", "file")
+    assert att.external_id is not None
+    data = store.get(att.external_id)
+    assert data.startswith(b"%PDF-1.4") and len(data) == att.size
+    assert mail.inbound.text == "Here is the invoice you asked for."
+
+
+def test_missing_message_id_uses_a_stable_content_hash() -> None:
+    """Without a Message-ID the same mail always gets the same content-hash id."""
+    first = parse_mail(eml("no_message_id.eml"), domain=DOMAIN)
+    again = parse_mail(b"Received: from relay2\r\n" + eml("no_message_id.eml"), domain=DOMAIN)
+    assert first.inbound.external_message_id.startswith("sha256:")
+    assert first.inbound.external_message_id == again.inbound.external_message_id
+
+
+def test_mail_without_sender_is_rejected_with_a_reason() -> None:
+    """A mail nobody can be answered for is rejected, with the reason."""
+    with pytest.raises(MailRejected, match="no sender address"):
+        parse_mail(eml("no_sender.eml"), domain=DOMAIN)
+    with pytest.raises(MailRejected, match="empty"):
+        parse_mail(b"\r\n", domain=DOMAIN)
+
+
+def test_defective_mail_is_kept_and_flagged() -> None:
+    """A mail with MIME defects is still read, and flagged with its defects."""
+    mail = parse_mail(eml("broken_multipart.eml"), domain=DOMAIN)
+    assert mail.inbound.text == "The parcel is late again."
+    assert mail.inbound.raw["flagged"] is True
+    assert "CloseBoundaryNotFoundDefect" in mail.inbound.raw["defects"]
+
+
+def _cpython_corpus() -> list[Path]:
+    """The mails shipped with CPython's own email tests."""
+    folder = Path(sysconfig.get_paths()["stdlib"]) / "test" / "test_email" / "data"
+    return sorted(folder.glob("msg_*.txt"))
+
+
+def test_cpython_email_corpus_never_crashes(tmp_path: Path) -> None:
+    """Every msg_*.txt of CPython's email test corpus is understood or rejected with a reason."""
+    corpus = _cpython_corpus()
+    if not corpus:
+        pytest.skip("this Python was installed without its test suite (test/test_email/data)")
+    store = MailStore(tmp_path)
+    understood, rejected = [], []
+    for path in corpus:
+        try:
+            mail = parse_mail(path.read_bytes(), domain=DOMAIN, store=store)
+        except MailRejected as exc:
+            assert str(exc), path
+            rejected.append(path.name)
+        else:
+            assert mail.inbound.external_sender_id and mail.inbound.external_message_id
+            assert isinstance(mail.inbound.text, str) and mail.inbound.text
+            understood.append(path.name)
+    assert len(understood) + len(rejected) == len(corpus) >= 40
+    assert len(understood) > len(rejected)
+
+
+def test_html_to_text_breaks_blocks_and_drops_scripts() -> None:
+    """Block elements become lines; script and style content disappears."""
+    text = html_to_text("<p>one</p><script>x()</script><div>two<br>three</div>")
+    assert [line for line in text.split("\n") if line] == ["one", "two", "three"]
+    assert "x()" not in text
+
+
+def test_strip_reply_keeps_text_when_everything_is_quoted() -> None:
+    """A mail that is only a quote is kept whole rather than emptied."""
+    assert strip_reply("> only a quote") == "> only a quote"

@@ -1,0 +1,326 @@
+"""The web chat connector over HTTP and WebSocket: identity, security, history, live replies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from connectors.webchat import WebchatConnector
+from connectors.webchat.security import RateLimiter, Tokens, identity_hash
+from core.actions import do_ingest
+from core.types import InboundMessage, Role
+from inbox.app import create_app
+from inbox.keys import CONNECTORS, RUNTIME
+from tests.conftest import make_settings
+from tests.connectors.conftest import SmtpSink, env_for_email
+from tests.inbox.conftest import eventually, login_as
+
+Client = TestClient  # type: ignore[type-arg]
+AppFactory = Callable[..., Awaitable[Client]]
+SITE_SECRET = "shop-backend-secret"
+
+
+@pytest.fixture
+def sites(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A demo site for our own pages and a shop that embeds the widget from elsewhere."""
+    monkeypatch.setenv(
+        "WEBCHAT_SITES",
+        json.dumps(
+            {
+                "demo": {"origins": ["self"]},
+                "shop": {"origins": ["https://shop.example"], "secret": SITE_SECRET},
+                "closed": {"origins": ["self"], "hours": "00:00-00:00", "days": []},
+            }
+        ),
+    )
+    monkeypatch.setenv("WEBCHAT_RATE_PER_MINUTE", "60")
+    monkeypatch.setenv("WEBCHAT_RATE_BURST", "5")
+    monkeypatch.setenv("WEBCHAT_MAX_CHARS", "500")
+
+
+async def webchat_app(aiohttp_client: AppFactory, sqlite_url: str, channels: str) -> Client:
+    """The service with the web chat channel."""
+    app = create_app(make_settings(sqlite_url, channels=channels), migrate=False)
+    return await aiohttp_client(app)
+
+
+@pytest.fixture
+async def client(aiohttp_client: AppFactory, sqlite_url: str, sites: None) -> Client:
+    """The service with memory and web chat channels."""
+    return await webchat_app(aiohttp_client, sqlite_url, "memory,webchat")
+
+
+def own(client: Client) -> dict[str, str]:
+    """The Origin header our own pages send."""
+    return {"Origin": str(client.make_url("")).rstrip("/")}
+
+
+async def session(client: Client, site: str = "demo", **body: Any) -> Any:
+    """Start a visitor session as the widget does."""
+    headers = own(client) if site != "shop" else {"Origin": "https://shop.example"}
+    resp = await client.post(
+        "/channels/webchat/session", json={"site": site, **body}, headers=headers
+    )
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+def webchat(client: Client) -> WebchatConnector:
+    """The app's web chat connector."""
+    found = client.app[CONNECTORS]["webchat"]
+    assert isinstance(found, WebchatConnector)
+    return found
+
+
+async def post(client: Client, token: str, text: str, cid: str, origin: dict[str, str]) -> Any:
+    """Send a visitor message over the HTTP fallback."""
+    return await client.post(
+        "/channels/webchat/messages",
+        json={"id": cid, "text": text},
+        headers={**origin, "X-Visitor-Token": token},
+    )
+
+
+async def test_session_issues_a_signed_visitor_and_resumes_it(client: Client) -> None:
+    """A new visitor gets a signed token; presenting it again resumes the same visitor."""
+    first = await session(client, lang="ar")
+    assert first["title"] == "تواصل معنا" and first["online"] is True
+    again = await session(client, token=first["token"])
+    assert again["visitor_id"] == first["visitor_id"]
+    forged = first["token"].rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAA"
+    fresh = await session(client, token=forged)
+    assert fresh["visitor_id"] != first["visitor_id"]
+
+
+async def test_origin_allow_list_is_enforced(client: Client) -> None:
+    """Pages not on a site's allow-list are refused; listed ones get CORS headers."""
+    resp = await client.post(
+        "/channels/webchat/session", json={"site": "shop"}, headers={"Origin": "https://evil.test"}
+    )
+    assert resp.status == 403
+    resp = await client.post(
+        "/channels/webchat/session",
+        json={"site": "shop"},
+        headers={"Origin": "https://shop.example"},
+    )
+    assert resp.status == 200
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    resp = await client.options(
+        "/channels/webchat/messages", headers={"Origin": "https://evil.test"}
+    )
+    assert resp.status == 403
+    resp = await client.post("/channels/webchat/session", json={"site": "demo"})
+    assert resp.status == 403
+
+
+async def test_messages_are_stored_once_and_history_comes_back(client: Client) -> None:
+    """A resent message (same client id) is stored once; the history shows it with our reply."""
+    s = await session(client)
+    for _ in range(2):
+        resp = await post(client, s["token"], "مرحبا، أين طلبي؟", "c1", own(client))
+        assert resp.status == 200
+    ack = await resp.json()
+    assert ack["duplicate"] is True
+    headers = await login_as(client, "sara", Role.AGENT)
+    conv = (await (await client.get("/api/v1/conversations", headers=headers)).json())["items"]
+    assert len(conv) == 1
+    resp = await client.post(
+        f"/api/v1/conversations/{conv[0]['id']}/reply", json={"text": "طلبك في الطريق"},
+        headers=headers,
+    )  # fmt: skip
+    assert resp.status == 201
+    await client.post(
+        f"/api/v1/conversations/{conv[0]['id']}/notes", json={"text": "private"}, headers=headers
+    )
+
+    async def history() -> Any:
+        resp = await client.get(
+            "/channels/webchat/messages", headers={**own(client), "X-Visitor-Token": s["token"]}
+        )
+        messages = (await resp.json())["messages"]
+        return messages if len(messages) == 2 else None
+
+    messages = await eventually(history)
+    assert [(m["author"], m["text"]) for m in messages] == [
+        ("visitor", "مرحبا، أين طلبي؟"),
+        ("agent", "طلبك في الطريق"),
+    ]
+    assert messages[0]["client_id"] == "c1"
+
+
+async def test_forged_token_size_cap_and_rate_limit(client: Client) -> None:
+    """Forged tokens get 401, oversize text 413 and a burst beyond the limit 429; none stored."""
+    s = await session(client)
+    forged = s["token"][:-3] + "xyz"
+    assert (await post(client, forged, "hi", "a1", own(client))).status == 401
+    assert (await post(client, s["token"], "x" * 501, "a2", own(client))).status == 413
+    statuses = [
+        (await post(client, s["token"], f"m{i}", f"r{i}", own(client))).status for i in range(7)
+    ]
+    assert statuses[:5] == [200] * 5 and statuses[5] == 429
+    headers = await login_as(client, "sara", Role.AGENT)
+    items = (await (await client.get("/api/v1/conversations", headers=headers)).json())["items"]
+    detail = await (
+        await client.get(f"/api/v1/conversations/{items[0]['id']}", headers=headers)
+    ).json()
+    texts = [m["text"] for m in detail["messages"] if m["kind"] == "incoming"]
+    assert texts == ["m0", "m1", "m2", "m3", "m4"]
+
+
+async def test_websocket_acks_echoes_and_pushes_agent_replies_live(client: Client) -> None:
+    """Over the WebSocket a message is acked, and an agent's reply arrives without asking."""
+    s = await session(client)
+    ws = await client.ws_connect(f"/channels/webchat/ws?token={s['token']}", headers=own(client))
+    assert (await ws.receive_json())["type"] == "hello"
+    await ws.send_json({"type": "message", "id": "w1", "text": "<script>alert(1)</script>"})
+    frames = [await ws.receive_json(), await ws.receive_json()]
+    assert {f["type"] for f in frames} == {"message", "ack"}
+    headers = await login_as(client, "sara", Role.AGENT)
+    items = (await (await client.get("/api/v1/conversations", headers=headers)).json())["items"]
+    detail = await (
+        await client.get(f"/api/v1/conversations/{items[0]['id']}", headers=headers)
+    ).json()
+    assert detail["messages"][0]["text"] == "<script>alert(1)</script>"
+    await client.post(
+        f"/api/v1/conversations/{items[0]['id']}/reply", json={"text": "hello"}, headers=headers
+    )
+    frame = await ws.receive_json(timeout=5)
+    assert frame["type"] == "message" and frame["message"]["text"] == "hello"
+    assert await webchat(client).typing(f"demo:{s['visitor_id']}") == 1
+    assert (await ws.receive_json(timeout=5))["type"] == "typing"
+    await ws.close()
+
+
+async def test_websocket_refuses_forged_tokens_and_foreign_origins(client: Client) -> None:
+    """No socket without a signed token from an allowed page."""
+    s = await session(client)
+    resp = await client.get(
+        "/channels/webchat/ws?token=v1.demo.abcdefghij.forged", headers=own(client)
+    )
+    assert resp.status == 401
+    resp = await client.get(
+        f"/channels/webchat/ws?token={s['token']}", headers={"Origin": "https://evil.test"}
+    )
+    assert resp.status == 403
+
+
+async def test_identify_with_the_sites_hmac_links_to_the_known_customer(client: Client) -> None:
+    """A signed-in shop user (HMAC from the shop's backend) lands on their existing customer."""
+    rt = client.app[RUNTIME]
+    known = await do_ingest(
+        rt, InboundMessage("memory", "m-1", "m-1-a", "hi", sender_profile={"email": "layla@x.test"})
+    )
+    s = await session(client, site="shop")
+    shop = {"Origin": "https://shop.example", "X-Visitor-Token": s["token"]}
+    resp = await client.post(
+        "/channels/webchat/identify",
+        json={"name": "Layla", "email": "layla@x.test", "user_hash": "0" * 64},
+        headers=shop,
+    )
+    assert (await resp.json())["verified"] is False
+    resp = await client.post(
+        "/channels/webchat/identify",
+        json={"name": "Layla", "email": "layla@x.test",
+              "user_hash": identity_hash(SITE_SECRET, "layla@x.test")},
+        headers=shop,
+    )  # fmt: skip
+    assert (await resp.json())["verified"] is True
+    ack = await (await post(client, s["token"], "it's me again", "i1", shop)).json()
+    headers = await login_as(client, "sara", Role.AGENT)
+    detail = await (
+        await client.get(f"/api/v1/conversations/{known.conversation_id}", headers=headers)
+    ).json()
+    assert ack["message_id"] in [m["id"] for m in detail["messages"]]
+
+
+async def test_unverified_email_never_links(client: Client) -> None:
+    """Typing someone's email without the site's HMAC does not reach their history."""
+    rt = client.app[RUNTIME]
+    await do_ingest(
+        rt,
+        InboundMessage(
+            "memory", "m-2", "m-2-a", "secret order", sender_profile={"email": "ceo@x.test"}
+        ),
+    )
+    s = await session(client, site="shop")
+    shop = {"Origin": "https://shop.example", "X-Visitor-Token": s["token"]}
+    await client.post("/channels/webchat/identify", json={"email": "ceo@x.test"}, headers=shop)
+    await post(client, s["token"], "show me", "u1", shop)
+    resp = await client.get("/channels/webchat/messages", headers=shop)
+    assert [m["text"] for m in (await resp.json())["messages"]] == ["show me"]
+
+
+async def test_offline_visitor_leaves_email_and_replies_continue_there(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    sites: None,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """Outside hours the widget says so; the email left gets the agent's reply."""
+    env_for_email(monkeypatch, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_sink.port}")
+    client = await webchat_app(aiohttp_client, sqlite_url, "memory,webchat,email")
+    s = await session(client, site="closed")
+    assert s["online"] is False
+    bad = await client.post(
+        "/channels/webchat/contact", json={"email": "not-an-email"},
+        headers={**own(client), "X-Visitor-Token": s["token"]},
+    )  # fmt: skip
+    assert bad.status == 400
+    resp = await client.post(
+        "/channels/webchat/contact", json={"email": "visitor@customer.test"},
+        headers={**own(client), "X-Visitor-Token": s["token"]},
+    )  # fmt: skip
+    assert resp.status == 200
+    await post(client, s["token"], "هل تشحنون إلى جدة؟", "o1", own(client))
+    headers = await login_as(client, "sara", Role.AGENT)
+    items = (await (await client.get("/api/v1/conversations", headers=headers)).json())["items"]
+    await client.post(
+        f"/api/v1/conversations/{items[0]['id']}/reply", json={"text": "نعم نشحن"}, headers=headers
+    )
+
+    async def mailed() -> bool:
+        return len(smtp_sink.received) == 1
+
+    await eventually(mailed)
+    envelope, mail = smtp_sink.received[0]
+    assert envelope.rcpt_tos == ["visitor@customer.test"]
+    assert mail.get_body(("plain",)).get_content().strip() == "نعم نشحن"  # type: ignore[union-attr]
+
+
+async def test_demo_page_embeds_the_widget_with_a_strict_policy(client: Client) -> None:
+    """/demo serves an Arabic page with the one script tag, under a content security policy."""
+    resp = await client.get("/demo")
+    assert resp.status == 200
+    page = await resp.text()
+    assert '<html lang="ar" dir="rtl">' in page
+    assert '<script src="/channels/webchat/widget.js" data-site="demo" async></script>' in page
+    assert "script-src" not in resp.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+    js = await client.get("/channels/webchat/widget.js")
+    assert js.status == 200 and "innerHTML" not in await js.text()
+    assert len(await js.read()) < 20_000
+
+
+def test_tokens_reject_tampering() -> None:
+    """A token signed with another secret, or with a changed visitor id, is refused."""
+    visitor, token = Tokens("one").issue("demo")
+    assert Tokens("one").check(token) == visitor
+    assert Tokens("two").check(token) is None
+    site, vid, sig = token.split(".")[1:]
+    other = vid[:-1] + ("B" if vid.endswith("A") else "A")
+    assert Tokens("one").check(f"v1.{site}.{other}.{sig}") is None
+    assert Tokens("one").check(f"v1.shop.{vid}.{sig}") is None
+
+
+def test_rate_limiter_refills_over_time() -> None:
+    """A bucket empties with a burst and refills at the configured rate."""
+    limiter = RateLimiter(per_minute=60, burst=2)
+    assert limiter.allow("v", now=0) == 0 and limiter.allow("v", now=0) == 0
+    assert limiter.allow("v", now=0) > 0
+    assert limiter.allow("v", now=1.01) == 0
