@@ -1,0 +1,1 @@
+"""The aiohttp service: REST API, WebSocket, and the agent and supervisor UI."""

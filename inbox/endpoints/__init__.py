@@ -1,0 +1,33 @@
+"""API endpoint modules; importing them registers their routes on `inbox.api.api`."""
+
+from inbox.endpoints import (
+    agents,
+    auth,
+    canned,
+    conversations,
+    csat,
+    customers,
+    meta,
+    metrics,
+    orders,
+    presence,
+    search,
+    supervision,
+    webhooks,
+)
+
+__all__ = [
+    "agents",
+    "auth",
+    "canned",
+    "conversations",
+    "csat",
+    "customers",
+    "meta",
+    "metrics",
+    "orders",
+    "presence",
+    "search",
+    "supervision",
+    "webhooks",
+]

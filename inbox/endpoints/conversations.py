@@ -1,0 +1,236 @@
+"""Conversations: the list, one conversation, and every move an agent makes on it."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from core import actions
+from core.errors import Invalid, NotFound
+from core.models import Conversation, Customer, Message
+from core.serialize import conversation_dict, customer_dict, message_dict
+from core.types import Role
+from inbox.api import api, current_agent
+from inbox.keys import RUNTIME
+from inbox.schemas import (
+    AssignBody,
+    ConversationQuery,
+    EscalateBody,
+    LabelsBody,
+    NoteBody,
+    ReplyBody,
+)
+
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def encode_cursor(when: datetime, row_id: int) -> str:
+    """An opaque keyset cursor."""
+    return base64.urlsafe_b64encode(f"{when.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """Read a cursor made by `encode_cursor`."""
+    try:
+        when, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(when), int(row_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid("cursor is not one this API gave out", code="bad_cursor") from exc
+
+
+def conversation_id(request: web.Request) -> int:
+    """The conversation id in the path."""
+    try:
+        return int(request.match_info["conversation_id"])
+    except ValueError as exc:
+        raise NotFound("no such conversation") from exc
+
+
+@api.route("GET", "/conversations", tag="conversations")
+async def list_conversations(request: web.Request, query: ConversationQuery) -> web.Response:
+    """Conversations, newest activity first or longest waiting first, keyset-paged."""
+    agent = current_agent(request)
+    filters: list[ColumnElement[bool]] = []
+    if query.status:
+        filters.append(Conversation.status == query.status)
+    if query.assignee == "me":
+        filters.append(Conversation.assignee_id == agent.id)
+    elif query.assignee == "none":
+        filters.append(Conversation.assignee_id.is_(None))
+    elif query.assignee:
+        if not query.assignee.isdigit():
+            raise Invalid("assignee is 'me', 'none' or an agent id", code="validation_error")
+        filters.append(Conversation.assignee_id == int(query.assignee))
+    if query.channel:
+        filters.append(Conversation.last_channel == query.channel)
+    if query.language:
+        filters.append(Conversation.language == query.language)
+    if query.sentiment:
+        filters.append(Conversation.sentiment == query.sentiment)
+    if query.label:
+        filters.append(cast(Conversation.labels, String).like(f'%"{query.label.lower()}"%'))
+
+    if query.sort == "waiting":
+        key = func.coalesce(Conversation.waiting_since, FAR_FUTURE)
+        order: list[Any] = [key.asc(), Conversation.id.asc()]
+        if query.cursor:
+            when, last_id = decode_cursor(query.cursor)
+            filters.append(or_(key > when, and_(key == when, Conversation.id > last_id)))
+    else:
+        order = [Conversation.last_message_at.desc(), Conversation.id.desc()]
+        if query.cursor:
+            when, last_id = decode_cursor(query.cursor)
+            filters.append(
+                or_(
+                    Conversation.last_message_at < when,
+                    and_(Conversation.last_message_at == when, Conversation.id < last_id),
+                )
+            )
+    stmt = (
+        select(Conversation, Customer.display_name, Customer.language)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(*filters)
+        .order_by(*order)
+        .limit(query.limit + 1)
+    )
+    async with request.app[RUNTIME].sessions() as session:
+        rows = (await session.execute(stmt)).all()
+    items: list[dict[str, Any]] = []
+    for conv, name, language in rows[: query.limit]:
+        item = conversation_dict(conv)
+        item["customer"] = {"id": conv.customer_id, "display_name": name, "language": language}
+        items.append(item)
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = rows[query.limit - 1][0]
+        key_value = (
+            (last.waiting_since or FAR_FUTURE) if query.sort == "waiting" else last.last_message_at
+        )
+        next_cursor = encode_cursor(key_value, last.id)
+    return web.json_response({"items": items, "next_cursor": next_cursor})
+
+
+@api.route("GET", "/conversations/{conversation_id}", tag="conversations")
+async def get_conversation(request: web.Request) -> web.Response:
+    """One conversation with its customer and its timeline."""
+    cid = conversation_id(request)
+    async with request.app[RUNTIME].sessions() as session:
+        conv = await session.get(Conversation, cid)
+        if conv is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        customer = await session.get(Customer, conv.customer_id)
+        messages = (
+            (
+                await session.execute(
+                    select(Message)
+                    .where(Message.conversation_id == cid)
+                    .order_by(Message.id.desc())
+                    .limit(500)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert customer is not None
+    return web.json_response(
+        {
+            "conversation": conversation_dict(conv),
+            "customer": customer_dict(customer),
+            "messages": [message_dict(m) for m in reversed(messages)],
+        }
+    )
+
+
+@api.route("POST", "/conversations/{conversation_id}/reply", tag="conversations", status=201)
+async def reply(request: web.Request, body: ReplyBody) -> web.Response:
+    """Reply on the customer's latest channel, or the one chosen."""
+    agent = current_agent(request)
+    message = await actions.do_reply(
+        request.app[RUNTIME],
+        conversation_id(request),
+        body.text,
+        agent_id=agent.id,
+        channel=body.channel,
+    )
+    return web.json_response(message_dict(message), status=201)
+
+
+@api.route("POST", "/conversations/{conversation_id}/notes", tag="conversations", status=201)
+async def note(request: web.Request, body: NoteBody) -> web.Response:
+    """Add a private note."""
+    agent = current_agent(request)
+    message = await actions.do_note(
+        request.app[RUNTIME], conversation_id(request), agent.id, body.text
+    )
+    return web.json_response(message_dict(message), status=201)
+
+
+@api.route("POST", "/conversations/{conversation_id}/assign", tag="conversations")
+async def assign(request: web.Request, body: AssignBody) -> web.Response:
+    """Assign to an agent (agents may only take it themselves), or return it to the queue."""
+    agent = current_agent(request)
+    if body.agent_id not in (None, agent.id) and not Role(agent.role).allows(Role.SUPERVISOR):
+        raise Invalid("agents can only assign conversations to themselves", code="forbidden")
+    conv = await actions.do_assign(
+        request.app[RUNTIME], conversation_id(request), body.agent_id, agent_id=agent.id
+    )
+    return web.json_response(conversation_dict(conv))
+
+
+@api.route("POST", "/conversations/{conversation_id}/escalate", tag="conversations")
+async def escalate(request: web.Request, body: EscalateBody) -> web.Response:
+    """Put the conversation in the human queue with a reason."""
+    agent = current_agent(request)
+    conv = await actions.do_escalate(
+        request.app[RUNTIME],
+        conversation_id(request),
+        body.reason,
+        agent_id=agent.id,
+        priority=body.priority,
+    )
+    return web.json_response(conversation_dict(conv))
+
+
+@api.route("POST", "/conversations/{conversation_id}/resolve", tag="conversations")
+async def resolve(request: web.Request) -> web.Response:
+    """Resolve; the customer's next message starts with the bot."""
+    agent = current_agent(request)
+    conv = await actions.do_resolve(
+        request.app[RUNTIME], conversation_id(request), agent_id=agent.id
+    )
+    return web.json_response(conversation_dict(conv))
+
+
+@api.route("POST", "/conversations/{conversation_id}/reopen", tag="conversations")
+async def reopen(request: web.Request) -> web.Response:
+    """Reopen a resolved conversation and own it."""
+    agent = current_agent(request)
+    conv = await actions.do_reopen(
+        request.app[RUNTIME], conversation_id(request), agent_id=agent.id
+    )
+    return web.json_response(conversation_dict(conv))
+
+
+@api.route("POST", "/conversations/{conversation_id}/hand-to-bot", tag="conversations")
+async def hand_to_bot(request: web.Request) -> web.Response:
+    """Give the conversation back to the bot."""
+    agent = current_agent(request)
+    conv = await actions.do_hand_to_bot(
+        request.app[RUNTIME], conversation_id(request), agent_id=agent.id
+    )
+    return web.json_response(conversation_dict(conv))
+
+
+@api.route("PUT", "/conversations/{conversation_id}/labels", tag="conversations")
+async def labels(request: web.Request, body: LabelsBody) -> web.Response:
+    """Replace the labels."""
+    agent = current_agent(request)
+    conv = await actions.do_set_labels(
+        request.app[RUNTIME], conversation_id(request), body.labels, agent_id=agent.id
+    )
+    return web.json_response(conversation_dict(conv))

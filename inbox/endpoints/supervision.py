@@ -1,0 +1,164 @@
+"""The supervisor's live view: the alert feed, acknowledging alerts, and the team's load."""
+
+from __future__ import annotations
+
+import weakref
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field
+from sqlalchemy import func, select
+
+from core.alerts import do_acknowledge_alert
+from core.errors import NotFound
+from core.models import Agent, Conversation, Customer, Message, utcnow
+from core.serialize import agent_dict, message_dict
+from core.types import ConversationStatus, MessageKind, Role
+from inbox.api import api, current_agent
+from inbox.keys import RUNTIME, SOCKET_AGENT, SOCKETS
+from inbox.schemas import Strict
+
+# A customer waiting this long in the queue shows up in the feed; twice as long is an SLA breach.
+LONG_WAIT = timedelta(minutes=5)
+SLA_BREACH = timedelta(minutes=15)
+FEED_ACTIONS = ("alert", "escalated")
+HANDOFF_TWIN = timedelta(seconds=60)
+
+
+class AlertQuery(Strict):
+    """How many feed entries to return."""
+
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+def feed_entry(message: dict[str, Any], customer_name: str | None) -> dict[str, Any]:
+    """One alert-feed line from an activity message (an alert or an escalation)."""
+    meta = message["meta"]
+    kind = meta.get("alert") if meta.get("action") == "alert" else "handoff"
+    return {
+        "id": message["id"],
+        "kind": kind,
+        "reason": meta.get("reason"),
+        "detail": message["text"],
+        "conversation_id": message["conversation_id"],
+        "customer_name": customer_name,
+        "created_at": message["created_at"],
+        "acknowledged_by": meta.get("acknowledged_by"),
+        "excerpt": meta.get("excerpt"),
+    }
+
+
+def without_twin_handoffs(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop the second report of one bot handoff (the bot escalates and raises an alert)."""
+    kept: list[dict[str, Any]] = []
+    for entry in entries:
+        twin = next(
+            (
+                k
+                for k in kept
+                if entry["kind"] == k["kind"] == "handoff"
+                and entry["conversation_id"] == k["conversation_id"]
+                and abs(
+                    datetime.fromisoformat(k["created_at"])
+                    - datetime.fromisoformat(entry["created_at"])
+                )
+                < HANDOFF_TWIN
+            ),
+            None,
+        )
+        if twin is None:
+            kept.append(entry)
+        else:
+            twin["reason"] = twin["reason"] or entry["reason"]
+            twin["acknowledged_by"] = twin["acknowledged_by"] or entry["acknowledged_by"]
+    return kept
+
+
+def wait_entry(conv: Conversation, customer_name: str | None, now: datetime) -> dict[str, Any]:
+    """A feed line for a conversation that has waited in the queue too long."""
+    since = conv.waiting_since or now
+    return {
+        "id": f"wait-{conv.id}",
+        "kind": "sla_breach" if now - since >= SLA_BREACH else "long_wait",
+        "reason": conv.escalation_reason,
+        "detail": None,
+        "waiting_seconds": int((now - since).total_seconds()),
+        "conversation_id": conv.id,
+        "customer_name": customer_name,
+        "created_at": since.isoformat(),
+        "acknowledged_by": None,
+    }
+
+
+@api.route("GET", "/alerts", role=Role.SUPERVISOR, tag="supervision")
+async def list_alerts(request: web.Request, query: AlertQuery) -> web.Response:
+    """Recent alerts and bot handoffs, newest first, then conversations waiting too long."""
+    now = utcnow()
+    async with request.app[RUNTIME].sessions() as session:
+        recent = (
+            await session.execute(
+                select(Message, Customer.display_name)
+                .join(Customer, Customer.id == Message.customer_id)
+                .where(
+                    Message.kind == MessageKind.ACTIVITY,
+                    Message.meta["action"].as_string().in_(FEED_ACTIONS),
+                )
+                .order_by(Message.id.desc())
+                .limit(query.limit)
+            )
+        ).all()
+        waiting = (
+            await session.execute(
+                select(Conversation, Customer.display_name)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(
+                    Conversation.status == ConversationStatus.PENDING,
+                    Conversation.waiting_since < now - LONG_WAIT,
+                )
+                .order_by(Conversation.waiting_since)
+                .limit(query.limit)
+            )
+        ).all()
+    items = without_twin_handoffs([feed_entry(message_dict(m), name) for m, name in recent])
+    waits = [wait_entry(conv, name, now) for conv, name in waiting]
+    return web.json_response({"alerts": items, "waiting": waits})
+
+
+@api.route("POST", "/alerts/{alert_id}/acknowledge", role=Role.SUPERVISOR, tag="supervision")
+async def acknowledge(request: web.Request) -> web.Response:
+    """Mark an alert as handled by this supervisor."""
+    try:
+        alert_id = int(request.match_info["alert_id"])
+    except ValueError as exc:
+        raise NotFound("no such alert") from exc
+    message = await do_acknowledge_alert(request.app[RUNTIME], alert_id, current_agent(request).id)
+    return web.json_response(message_dict(message))
+
+
+@api.route("GET", "/team", role=Role.SUPERVISOR, tag="supervision")
+async def team(request: web.Request) -> web.Response:
+    """Every active agent: online now (an open WebSocket), open and pending load."""
+    sockets: weakref.WeakSet[web.WebSocketResponse] = request.app[SOCKETS]
+    online = {ws[SOCKET_AGENT].id for ws in list(sockets) if SOCKET_AGENT in ws and not ws.closed}
+    async with request.app[RUNTIME].sessions() as session:
+        agents = (
+            (await session.execute(select(Agent).where(Agent.active).order_by(Agent.display_name)))
+            .scalars()
+            .all()
+        )
+        load = dict(
+            (
+                await session.execute(
+                    select(Conversation.assignee_id, func.count())
+                    .where(Conversation.status == ConversationStatus.OPEN)
+                    .group_by(Conversation.assignee_id)
+                )
+            ).all()
+        )
+    return web.json_response(
+        [
+            {**agent_dict(a), "online": a.id in online, "open": int(load.get(a.id, 0))}
+            for a in agents
+        ]
+    )

@@ -1,0 +1,24 @@
+"""Typed application state keys."""
+
+from __future__ import annotations
+
+import weakref
+
+from aiohttp import ClientSession, web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors.registry import Connectors
+from core.models import Agent
+from core.runtime import Runtime
+from core.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+RUNTIME = web.AppKey("runtime", Runtime)
+CONNECTORS = web.AppKey("connectors", Connectors)
+HTTP = web.AppKey("http", ClientSession)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
+
+AGENT = web.RequestKey("agent", Agent)
+IS_BOT = web.RequestKey("bot", bool)
+SOCKET_AGENT = web.ResponseKey("agent", Agent)

@@ -1,0 +1,117 @@
+"""Request bodies and query strings the API accepts; unknown fields are refused."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from core.types import ConversationStatus, Priority, Role
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    """Refuses fields it does not know, so typos are errors, not silent no-ops."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(Strict):
+    """Credentials."""
+
+    login: Name
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class AgentBody(Strict):
+    """A new agent."""
+
+    login: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)]
+    display_name: Name
+    password: Annotated[str, StringConstraints(min_length=8, max_length=200)]
+    role: Role = Role.AGENT
+    language: Literal["en", "ar"] = "en"
+
+
+class ConversationQuery(Strict):
+    """Filters and paging for the conversation list."""
+
+    status: ConversationStatus | None = None
+    assignee: str | None = Field(default=None, description="'me', 'none' or an agent id")
+    channel: Annotated[str, StringConstraints(max_length=32)] | None = None
+    label: Annotated[str, StringConstraints(max_length=40)] | None = None
+    language: Annotated[str, StringConstraints(max_length=16)] | None = None
+    sentiment: Literal["angry", "negative", "neutral", "positive"] | None = None
+    sort: Literal["recent", "waiting"] = "recent"
+    limit: int = Field(default=25, ge=1, le=100)
+    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class TimelineQuery(Strict):
+    """Paging for a customer's timeline (oldest first)."""
+
+    limit: int = Field(default=200, ge=1, le=1000)
+    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class CustomerQuery(Strict):
+    """Search customers by name, email, phone or identity."""
+
+    q: Annotated[str, StringConstraints(max_length=200)] | None = None
+    channel: Annotated[str, StringConstraints(max_length=32)] | None = None
+    external_id: Annotated[str, StringConstraints(max_length=320)] | None = None
+    limit: int = Field(default=25, ge=1, le=100)
+
+
+class ReplyBody(Strict):
+    """A reply to the customer."""
+
+    text: Text
+    channel: Annotated[str, StringConstraints(max_length=32)] | None = None
+
+
+class NoteBody(Strict):
+    """A private note."""
+
+    text: Text
+
+
+class AssignBody(Strict):
+    """Who should own the conversation (null returns it to the queue)."""
+
+    agent_id: int | None
+
+
+class EscalateBody(Strict):
+    """Why the conversation needs a human."""
+
+    reason: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,64}$")]
+    priority: Priority | None = None
+
+
+class LabelsBody(Strict):
+    """The conversation's labels."""
+
+    labels: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
+        max_length=20
+    )
+
+
+class MergeBody(Strict):
+    """The customer to fold into this one."""
+
+    source_id: int
+
+
+class OrderQuery(Strict):
+    """Whose order is asked about."""
+
+    conversation_id: int | None = None
+
+
+class CancelOrderBody(Strict):
+    """The conversation that asks to cancel."""
+
+    conversation_id: int

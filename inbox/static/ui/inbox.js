@@ -1,0 +1,600 @@
+// The agent inbox: views and filters, one cross-channel timeline, replies, live updates.
+import {
+  api, agentName, applyLanguage, channelBadge, clear, connectLive, fmtTime, h, languageButton,
+  loadMe, logout, moodBadge, qs, since, state, t, toast,
+} from "./common.js";
+
+const VIEWS = {
+  mine: { assignee: "me", status: "open" },
+  pending: { status: "pending", sort: "waiting" },
+  bot: { status: "bot" },
+  all: {},
+  resolved: { status: "resolved" },
+};
+const CHANNELS = ["telegram", "email", "webchat", "whatsapp", "webhook", "memory"];
+const SENTIMENTS = ["angry", "negative", "neutral", "positive"];
+
+const ui = {
+  view: localStorage.getItem("tawasul.view") || "pending",
+  items: [], cursor: null, counts: {}, unread: new Map(), search: null,
+  current: null, // {conversation, customer, messages: Map, canned: []}
+  customer: null, mode: "reply", typingTimer: null, lastTypingSent: 0,
+};
+const $ = (id) => document.getElementById(id);
+
+// ---------- login ----------
+async function start() {
+  applyLanguage(state.lang);
+  const me = await loadMe();
+  if (!me) return showLogin();
+  showApp();
+}
+
+function showLogin() {
+  $("login").hidden = false;
+  $("app").hidden = true;
+  clear($("login-lang")).append(languageButton(() => {}));
+  $("login-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    $("login-error").textContent = "";
+    try {
+      await api("POST", "/auth/login", { login: $("login-user").value, password: $("login-password").value });
+      await loadMe();
+      $("login").hidden = true;
+      showApp();
+    } catch (e) {
+      $("login-error").textContent = e.status === 401 ? t("bad_login") : t("failed", { msg: e.message });
+    }
+  };
+  $("login-user").focus();
+}
+
+function showApp() {
+  $("app").hidden = false;
+  clear($("login-lang"));
+  $("who").textContent = `${state.me.display_name} · ${t(`r_${state.me.role}`)}`;
+  $("to-supervisor").hidden = state.me.role === "agent";
+  clear($("lang-slot")).append(languageButton(rerender));
+  $("logout").onclick = logout;
+  buildFilters();
+  renderViews();
+  bindKeys();
+  $("search").addEventListener("keydown", (ev) => { if (ev.key === "Enter") runSearch($("search").value.trim()); });
+  $("search").addEventListener("search", () => { if (!$("search").value) { ui.search = null; renderList(); } });
+  connectLive(onEvent, () => { refreshList(); if (ui.current) openConversation(ui.current.conversation.id); });
+  refreshList();
+  const m = location.hash.match(/^#\/c\/(\d+)/);
+  if (m) openConversation(Number(m[1]));
+  if ("Notification" in window && Notification.permission === "default") {
+    document.addEventListener("click", () => Notification.requestPermission().catch(() => {}), { once: true });
+  }
+}
+
+function rerender() {
+  $("who").textContent = `${state.me.display_name} · ${t(`r_${state.me.role}`)}`;
+  buildFilters();
+  renderViews();
+  renderList();
+  if (ui.current) renderConversation();
+  if (ui.customer) renderCustomer();
+}
+
+// ---------- list ----------
+function buildFilters() {
+  const fill = (sel, values, prefix) => {
+    const keep = sel.value;
+    clear(sel).append(h("option", { value: "" }, `${t(`f_${sel.id.slice(2)}`)}: ${t("f_any")}`));
+    for (const v of values) sel.append(h("option", { value: v }, t(`${prefix}${v}`)));
+    sel.value = keep;
+    sel.onchange = refreshList;
+  };
+  fill($("f-channel"), CHANNELS, "ch_");
+  fill($("f-sentiment"), SENTIMENTS, "m_");
+  fill($("f-language"), ["ar", "en"], "l_");
+  $("f-label").onchange = refreshList;
+}
+
+function renderViews() {
+  const box = clear($("views"));
+  for (const name of Object.keys(VIEWS)) {
+    const count = ui.counts[name];
+    box.append(h("button", {
+      type: "button", "data-view": name, "aria-pressed": String(ui.view === name),
+      onclick: () => { ui.view = name; localStorage.setItem("tawasul.view", name); ui.search = null; $("search").value = ""; renderViews(); refreshList(); },
+    }, t(`v_${name}`), count !== undefined ? h("span", { class: "count" }, String(count)) : null));
+  }
+}
+
+function listQuery(cursor) {
+  return {
+    ...VIEWS[ui.view],
+    channel: $("f-channel").value, sentiment: $("f-sentiment").value,
+    language: $("f-language").value, label: $("f-label").value.trim().toLowerCase(),
+    cursor, limit: 30,
+  };
+}
+
+let refreshing = null;
+let refreshAgain = false;
+async function refreshList() {
+  if (refreshing) { refreshAgain = true; return refreshing; }
+  refreshing = (async () => {
+    try {
+      const page = await api("GET", `/conversations${qs(listQuery())}`);
+      ui.items = page.items;
+      ui.cursor = page.next_cursor;
+      ui.counts = await api("GET", "/inbox/counts");
+      renderViews();
+      if (!ui.search) renderList();
+    } catch (e) { toast(t("failed", { msg: e.message })); }
+  })();
+  await refreshing;
+  refreshing = null;
+  if (refreshAgain) { refreshAgain = false; await refreshList(); }
+}
+let listTimer = null;
+// Busy inboxes send many events a second; one list reload per burst is enough.
+function scheduleRefresh() { if (!listTimer) listTimer = setTimeout(() => { listTimer = null; refreshList(); }, 400); }
+
+async function loadMore() {
+  const page = await api("GET", `/conversations${qs(listQuery(ui.cursor))}`);
+  ui.items.push(...page.items);
+  ui.cursor = page.next_cursor;
+  renderList();
+}
+
+function listItem(c) {
+  const unread = ui.unread.get(c.id) || 0;
+  const name = c.customer?.display_name || `#${c.customer_id}`;
+  return h("li", {},
+    h("button", {
+      type: "button", class: `conv-item${c.sentiment === "angry" ? " angry" : ""}`, "data-id": c.id,
+      "data-status": c.status, "aria-current": String(ui.current?.conversation.id === c.id),
+      onclick: () => openConversation(c.id),
+    },
+      h("div", { class: "row" },
+        h("span", { class: "name" }, name),
+        unread ? h("span", { class: "unread", "aria-label": `${unread}` }, String(unread)) : null,
+        h("span", { class: "time" }, fmtTime(c.last_message_at))),
+      h("div", { class: "preview" }, c.preview || ""),
+      h("div", { class: "row" },
+        channelBadge(c.last_channel),
+        h("span", { class: `badge status-${c.status}` }, t(`s_${c.status}`)),
+        c.priority === "high" || c.priority === "urgent" ? h("span", { class: `badge prio-${c.priority}` }, t(`p_${c.priority}`)) : null,
+        moodBadge(c.sentiment),
+        c.status === "pending" && c.waiting_since ? h("span", { class: "time" }, t("waiting", { t: since(c.waiting_since) })) : null,
+        ...(c.labels || []).map((l) => h("span", { class: "badge" }, `#${l}`)))));
+}
+
+function renderList() {
+  const list = clear($("conv-list"));
+  if (ui.search) return renderSearch(list);
+  if (!ui.items.length) { list.append(h("li", { class: "empty" }, t("empty_list"))); return; }
+  for (const c of ui.items) list.append(listItem(c));
+  if (ui.cursor) list.append(h("li", {}, h("button", { type: "button", class: "list-more", onclick: loadMore }, t("load_more"))));
+}
+
+async function runSearch(q) {
+  if (!q) { ui.search = null; renderList(); return; }
+  try { ui.search = await api("GET", `/search${qs({ q })}`); } catch (e) { toast(t("failed", { msg: e.message })); return; }
+  renderList();
+}
+
+function renderSearch(list) {
+  const r = ui.search;
+  list.append(h("li", { class: "results" },
+    h("button", { type: "button", class: "link", style: null, onclick: () => { ui.search = null; $("search").value = ""; renderList(); } }, t("clear_search"))));
+  if (!r.customers.length && !r.messages.length) { list.append(h("li", { class: "empty" }, t("no_results"))); return; }
+  if (r.customers.length) list.append(h("li", { class: "results" }, h("h4", {}, t("customers"))));
+  for (const c of r.customers) {
+    list.append(h("li", {}, h("button", { type: "button", class: "conv-item", onclick: () => openCustomerLatest(c.id) },
+      h("div", { class: "row" }, h("span", { class: "name" }, c.display_name || `#${c.id}`)),
+      h("div", { class: "preview" }, [c.email, c.phone].filter(Boolean).join(" · ")))));
+  }
+  if (r.messages.length) list.append(h("li", { class: "results" }, h("h4", {}, t("messages"))));
+  for (const m of r.messages) {
+    list.append(h("li", {}, h("button", { type: "button", class: "conv-item", onclick: () => m.conversation_id && openConversation(m.conversation_id) },
+      h("div", { class: "row" }, h("span", { class: "name" }, m.customer_name || `#${m.customer_id}`), channelBadge(m.channel), h("span", { class: "time" }, fmtTime(m.created_at))),
+      h("div", { class: "preview" }, m.snippet))));
+  }
+}
+
+async function openCustomerLatest(customerId) {
+  const c = await api("GET", `/customers/${customerId}`);
+  if (c.conversations.length) openConversation(c.conversations[0].id);
+}
+
+// ---------- conversation ----------
+async function openConversation(id) {
+  try {
+    const [data, canned] = await Promise.all([
+      api("GET", `/conversations/${id}`),
+      api("GET", `/canned-responses${qs({ conversation_id: id })}`).catch(() => []),
+    ]);
+    ui.current = { conversation: data.conversation, customer: data.customer, messages: new Map(data.messages.map((m) => [m.id, m])), canned };
+  } catch (e) { toast(t("failed", { msg: e.message })); return; }
+  ui.unread.delete(id);
+  history.replaceState(null, "", `#/c/${id}`);
+  renderConversation();
+  for (const b of document.querySelectorAll(".conv-item[data-id]")) b.setAttribute("aria-current", String(Number(b.dataset.id) === id));
+  const unreadBadge = document.querySelector(`.conv-item[data-id="${id}"] .unread`);
+  unreadBadge?.remove();
+  loadCustomer(data_customer_id());
+}
+function data_customer_id() { return ui.current.conversation.customer_id; }
+
+function activityText(m) {
+  const meta = m.meta || {};
+  switch (meta.action) {
+    case "escalated": {
+      const key = `r_${meta.reason}`;
+      const reason = t(key) === key ? meta.reason : t(key);
+      return t("a_escalated", { reason }) + (meta.detail ? ` (${meta.detail})` : "");
+    }
+    case "assigned": return t("a_assigned", { name: agentName(meta.assignee_id) });
+    case "taken_over": return t("a_taken_over", { name: agentName(m.agent_id) });
+    case "merged": return t("a_merged", { source: meta.source_id, target: meta.target_id });
+    case "labelled": return t("a_labelled", { labels: (meta.labels || []).join("، ") || "—" });
+    case "alert": return t("a_alert", { detail: m.text });
+    case "priority": return t("a_priority", { priority: t(`p_${meta.priority}`) });
+    case "unassigned": case "resolved": case "reopened": case "handed_to_bot": return t(`a_${meta.action}`);
+    default: return m.text;
+  }
+}
+
+function authorName(m) {
+  if (m.author === "customer") return ui.current?.customer.display_name || t("customer");
+  if (m.author === "bot") return t("bot");
+  if (m.author === "system") return t("system");
+  return agentName(m.agent_id);
+}
+
+function safeUrl(url) {
+  try { const u = new URL(url, location.href); return ["http:", "https:"].includes(u.protocol) ? u.href : null; } catch { return null; }
+}
+
+function messageEl(m) {
+  if (m.kind === "activity") {
+    return h("div", { class: `msg msg-activity${m.meta?.action === "alert" ? " alert" : ""}`, "data-id": m.id, "data-kind": "activity", role: "note" },
+      h("span", {}, activityText(m)), " · ", h("time", { datetime: m.created_at }, fmtTime(m.created_at)));
+  }
+  const angry = m.sentiment?.label === "angry";
+  const delivery = m.kind === "outgoing" && m.delivery_status
+    ? h("span", { class: `delivery ${m.delivery_status}`, title: m.delivery_error || "" }, t(`d_${m.delivery_status}`)) : null;
+  return h("article", {
+    class: `msg msg-${m.kind}${angry ? " angry" : ""}${m.delivery_status === "failed" ? " failed" : ""}`,
+    "data-id": m.id, "data-kind": m.kind, "data-channel": m.channel || "",
+  },
+    h("div", { class: "meta" },
+      m.kind === "note" ? h("strong", {}, t("private")) : channelBadge(m.channel),
+      h("span", { dir: "auto" }, authorName(m)),
+      h("time", { datetime: m.created_at }, fmtTime(m.created_at)),
+      m.kind === "incoming" && m.sentiment ? moodBadge(m.sentiment.label, m.sentiment.anger) : null,
+      delivery),
+    h("div", { class: "body", dir: "auto" }, m.text),
+    m.attachments?.length ? h("div", { class: "attachments" }, m.attachments.map((a) => {
+      const url = a.url && safeUrl(a.url);
+      const label = `📎 ${a.name || a.kind}${a.size ? ` (${Math.round(a.size / 1024)} KB)` : ""}`;
+      return url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, label) : h("span", { class: "badge" }, label);
+    })) : null);
+}
+
+function renderConversation() {
+  const { conversation: c } = ui.current;
+  const pane = clear($("conversation"));
+  const mine = c.assignee_id === state.me.id;
+  const sup = state.me.role !== "agent";
+  const actions = h("div", { class: "actions" });
+  if (c.status !== "resolved") {
+    if (!mine) actions.append(h("button", { type: "button", id: "assign-me", onclick: () => act("assign", { agent_id: state.me.id }) }, t("assign_me")));
+    if (sup) {
+      const sel = h("select", { id: "assign-to", "aria-label": t("assign_to") }, h("option", { value: "" }, t("assign_to")),
+        [...state.agents.values()].map((a) => h("option", { value: a.id, selected: a.id === c.assignee_id }, a.display_name)));
+      sel.onchange = () => sel.value && act("assign", { agent_id: Number(sel.value) });
+      actions.append(sel);
+    }
+    if (c.assignee_id) actions.append(h("button", { type: "button", onclick: () => act("assign", { agent_id: null }) }, t("unassign")));
+    if (c.status !== "bot") actions.append(h("button", { type: "button", onclick: () => act("hand-to-bot") }, t("hand_bot")));
+    actions.append(h("button", { type: "button", class: "primary", id: "resolve", onclick: () => act("resolve") }, t("resolve")));
+  } else {
+    actions.append(h("button", { type: "button", id: "reopen", onclick: () => act("reopen") }, t("reopen")));
+  }
+  pane.append(h("header", { class: "conv-head" },
+    h("h2", { id: "conv-title" }, ui.current.customer.display_name || t("conv_n", { id: c.id })),
+    h("span", { class: `badge status-${c.status}`, id: "conv-status" }, t(`s_${c.status}`)),
+    c.assignee_id ? h("span", { class: "badge" }, agentName(c.assignee_id)) : null,
+    moodBadge(c.sentiment),
+    actions));
+  const labels = h("input", { id: "labels", value: (c.labels || []).join(", "), placeholder: t("labels_ph"), "aria-label": t("labels") });
+  pane.append(h("div", { class: "labels-edit" }, h("label", { for: "labels" }, t("labels")), labels,
+    h("button", { type: "button", onclick: () => act("labels", { labels: labels.value.split(/[,،]/).map((s) => s.trim()).filter(Boolean) }, "PUT") }, t("save"))));
+  const timeline = h("div", { class: "timeline", id: "timeline", role: "log", "aria-live": "polite" });
+  if (ui.current.history?.length) {
+    for (const m of ui.current.history) timeline.append(messageEl(m));
+    timeline.append(h("div", { class: "msg msg-activity history-sep", role: "separator" }, t("conv_n", { id: c.id })));
+  } else if (!ui.current.history) {
+    timeline.append(h("button", { type: "button", class: "link", id: "load-history", onclick: loadHistory }, t("earlier")));
+  }
+  for (const m of ui.current.messages.values()) timeline.append(messageEl(m));
+  pane.append(timeline, h("div", { class: "typing", id: "typing", "aria-live": "polite" }), composer());
+  timeline.scrollTop = timeline.scrollHeight;
+}
+
+/** Re-render the open conversation without losing the agent's draft or focus. */
+function rerenderKeepingDraft() {
+  const old = $("reply-text");
+  const draft = old?.value || "";
+  const focused = document.activeElement === old;
+  const caret = old?.selectionStart ?? draft.length;
+  renderConversation();
+  const text = $("reply-text");
+  text.value = draft;
+  if (focused) { text.focus(); text.setSelectionRange(caret, caret); }
+}
+
+/** Prepend the customer's earlier conversations, on every channel, to this one's timeline. */
+async function loadHistory() {
+  const id = ui.current.conversation.id;
+  const entries = [];
+  let cursor = null;
+  do {
+    const page = await api("GET", `/customers/${ui.current.conversation.customer_id}/timeline${qs({ cursor, limit: 1000 })}`);
+    entries.push(...page.items.filter((m) => m.conversation_id !== id));
+    cursor = page.next_cursor;
+  } while (cursor && entries.length < 5000);
+  if (ui.current?.conversation.id !== id) return;
+  ui.current.history = entries;
+  rerenderKeepingDraft();
+  $("timeline").scrollTop = 0;
+}
+
+async function act(what, body = undefined, method = "POST") {
+  const id = ui.current.conversation.id;
+  try {
+    const conv = await api(method, `/conversations/${id}/${what}`, body ?? (method === "POST" ? {} : undefined));
+    if (ui.current?.conversation.id === id) { ui.current.conversation = conv; rerenderKeepingDraft(); }
+    scheduleRefresh();
+  } catch (e) { toast(t("failed", { msg: e.message })); }
+}
+
+function composer() {
+  const c = ui.current.conversation;
+  const box = h("form", { class: `composer${ui.mode === "note" ? " note-mode" : ""}`, id: "composer" });
+  const text = h("textarea", { id: "reply-text", "aria-label": t(ui.mode === "note" ? "note_label" : "composer_label"), dir: "auto" });
+  const picker = fillPicker(h("select", { id: "reply-channel", "aria-label": t("send_on") }));
+  const tab = (mode, label) => h("button", { type: "button", "aria-pressed": String(ui.mode === mode), "data-mode": mode,
+    onclick: () => { ui.mode = mode; const keep = text.value; const n = composer(); box.replaceWith(n); n.querySelector("textarea").value = keep; n.querySelector("textarea").focus(); } }, label);
+  const menu = h("ul", { class: "canned-menu", role: "listbox", hidden: true, id: "canned-menu" });
+  box.append(
+    h("div", { class: "tabs" }, tab("reply", t("reply")), tab("note", t("note")),
+      ui.mode === "reply" ? h("label", { class: "hint", for: "reply-channel" }, t("send_on")) : null,
+      ui.mode === "reply" ? picker : null),
+    menu, text,
+    h("div", { class: "bottom" }, h("span", { class: "hint" }, t("canned_hint")),
+      h("button", { class: "primary", type: "submit", id: "send" }, t(ui.mode === "note" ? "add_note" : "send"))));
+  let sel = 0;
+  const matches = () => {
+    const m = text.value.match(/^\/([\w-]*)$/);
+    return m ? ui.current.canned.filter((r) => r.shortcut.startsWith(m[1].toLowerCase())) : [];
+  };
+  const showMenu = () => {
+    const found = matches();
+    menu.hidden = !found.length;
+    clear(menu);
+    sel = Math.min(sel, Math.max(0, found.length - 1));
+    found.forEach((r, i) => menu.append(h("li", { role: "option", "aria-selected": String(i === sel), onmousedown: (ev) => { ev.preventDefault(); pick(r); } },
+      h("span", { class: "sc" }, `/${r.shortcut}`), h("span", {}, r.title))));
+  };
+  const pick = (r) => { text.value = r.rendered; menu.hidden = true; text.focus(); };
+  text.addEventListener("input", () => { showMenu(); signalTyping(); });
+  text.addEventListener("keydown", (ev) => {
+    const found = menu.hidden ? [] : matches();
+    if (found.length && ["ArrowDown", "ArrowUp"].includes(ev.key)) { ev.preventDefault(); sel = (sel + (ev.key === "ArrowDown" ? 1 : found.length - 1)) % found.length; showMenu(); return; }
+    if (found.length && (ev.key === "Enter" || ev.key === "Tab")) { ev.preventDefault(); pick(found[sel]); return; }
+    if (ev.key === "Escape") { menu.hidden = true; text.blur(); return; }
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); box.requestSubmit(); }
+  });
+  box.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const value = text.value;
+    if (!value.trim()) return;
+    const id = c.id;
+    box.querySelector("#send").disabled = true;
+    try {
+      const m = ui.mode === "note"
+        ? await api("POST", `/conversations/${id}/notes`, { text: value })
+        : await api("POST", `/conversations/${id}/reply`, { text: value, channel: picker.value || null });
+      text.value = "";
+      if (ui.current?.conversation.id === id) upsertMessage(m);
+    } catch (e) { toast(t("failed", { msg: e.message })); }
+    box.querySelector("#send").disabled = false;
+  });
+  return box;
+}
+
+/** The channels a reply can go out on: the latest by default, or any unblocked identity. */
+function fillPicker(picker) {
+  const c = ui.current.conversation;
+  const keep = picker.value;
+  const identities = ui.customer?.id === c.customer_id ? ui.customer.identities : [];
+  const channels = [...new Set(identities.filter((i) => !i.blocked).map((i) => i.channel))];
+  clear(picker).append(
+    h("option", { value: "" }, t("latest_channel", { ch: c.last_channel ? t(`ch_${c.last_channel}`) : "—" })),
+    ...channels.map((ch) => h("option", { value: ch }, t(`ch_${ch}`))));
+  picker.value = channels.includes(keep) ? keep : "";
+  return picker;
+}
+
+function signalTyping() {
+  const now = Date.now();
+  if (!ui.current || now - ui.lastTypingSent < 2500) return;
+  ui.lastTypingSent = now;
+  api("POST", `/conversations/${ui.current.conversation.id}/typing`, { mode: ui.mode }).catch(() => {});
+}
+
+function upsertMessage(m) {
+  if (!ui.current || m.conversation_id !== ui.current.conversation.id) return;
+  ui.current.messages.set(m.id, m);
+  const timeline = $("timeline");
+  if (!timeline) return;
+  const el = messageEl(m);
+  const old = timeline.querySelector(`[data-id="${m.id}"]`);
+  const atBottom = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 80;
+  if (old) old.replaceWith(el); else timeline.append(el);
+  if (atBottom || !old) timeline.scrollTop = timeline.scrollHeight;
+}
+
+// ---------- customer panel ----------
+async function loadCustomer(id) {
+  try { ui.customer = await api("GET", `/customers/${id}`); } catch { return; }
+  renderCustomer();
+  if (ui.current && ui.current.conversation.customer_id === id && $("reply-channel")) fillPicker($("reply-channel"));
+}
+
+function renderCustomer() {
+  const c = ui.customer;
+  const pane = clear($("customer"));
+  pane.append(h("h2", { id: "customer-name" }, c.display_name || `#${c.id}`));
+  pane.append(h("h3", {}, t("identities")), h("ul", { id: "identities" }, c.identities.map((i) =>
+    h("li", {}, channelBadge(i.channel), " ", h("span", { dir: "ltr" }, i.external_id), i.blocked ? h("span", { class: "badge prio-high" }, t("blocked")) : null))));
+  const dl = h("dl", {});
+  const add = (k, v) => { if (v) dl.append(h("dt", {}, k), h("dd", { dir: "auto" }, String(v))); };
+  add(t("email"), c.email); add(t("phone"), c.phone); add(t("language"), c.language && t(`l_${c.language}`));
+  for (const [k, v] of Object.entries(c.attributes || {})) add(k, typeof v === "object" ? JSON.stringify(v) : v);
+  pane.append(h("h3", {}, t("details")), dl);
+  pane.append(h("h3", {}, t("orders")), c.orders.length ? h("ul", {}, c.orders.map((o) =>
+    h("li", {}, h("strong", {}, o.number), ` · ${o.status} · ${o.total} ${o.currency}`, o.eta ? ` · ${o.eta}` : ""))) : h("p", {}, t("none")));
+  pane.append(h("h3", {}, t("past")), h("ul", {}, c.conversations.map((cv) =>
+    h("li", {}, h("button", { type: "button", class: "link", onclick: () => openConversation(cv.id) }, t("conv_n", { id: cv.id })),
+      " ", h("span", { class: `badge status-${cv.status}` }, t(`s_${cv.status}`)), " ", h("span", { class: "time" }, fmtTime(cv.last_message_at))))));
+  if (state.me.role !== "agent") pane.append(mergeBox(c));
+}
+
+function mergeBox(target) {
+  const box = h("div", { class: "merge-box" });
+  const input = h("input", { type: "search", id: "merge-search", placeholder: t("merge_search"), "aria-label": t("merge_search") });
+  const results = h("ul", { id: "merge-results" });
+  const preview = h("div", { id: "merge-preview" });
+  input.addEventListener("keydown", async (ev) => {
+    if (ev.key !== "Enter") return;
+    ev.preventDefault();
+    const found = await api("GET", `/customers${qs({ q: input.value.trim(), limit: 10 })}`);
+    clear(results);
+    for (const c of found.filter((x) => x.id !== target.id)) {
+      results.append(h("li", {}, h("button", { type: "button", class: "link", onclick: () => showPreview(c.id) }, c.display_name || `#${c.id}`), ` ${[c.email, c.phone].filter(Boolean).join(" · ")}`));
+    }
+    if (!results.childElementCount) results.append(h("li", {}, t("no_results")));
+  });
+  async function showPreview(id) {
+    const src = await api("GET", `/customers/${id}`);
+    clear(preview).append(h("div", { class: "preview-card" },
+      h("strong", { dir: "auto" }, src.display_name || `#${src.id}`),
+      h("div", {}, src.identities.map((i) => [channelBadge(i.channel), " "])),
+      h("div", {}, t("merge_preview", { n: src.identities.length, c: src.conversations.length })),
+      h("button", { type: "button", class: "primary", id: "merge-confirm", onclick: async () => {
+        try {
+          await api("POST", `/customers/${target.id}/merge`, { source_id: src.id });
+          toast(t("merge_done"));
+          await loadCustomer(target.id);
+          if (ui.current) openConversation(ui.current.conversation.id);
+        } catch (e) { toast(t("failed", { msg: e.message })); }
+      } }, t("merge_confirm", { name: src.display_name || `#${src.id}` })),
+      " ", h("button", { type: "button", onclick: () => clear(preview) }, t("cancel"))));
+  }
+  box.append(h("label", { for: "merge-search" }, t("merge")), input, results, preview);
+  return box;
+}
+
+// ---------- live ----------
+const typingShown = new Map();
+function onEvent(ev) {
+  const d = ev.data || {};
+  switch (ev.event) {
+    case "message.created": case "message.updated":
+      upsertMessage(d);
+      if (ev.event === "message.created" && d.kind === "incoming" && d.conversation_id !== ui.current?.conversation.id) {
+        ui.unread.set(d.conversation_id, (ui.unread.get(d.conversation_id) || 0) + 1);
+      }
+      if (ev.event === "message.created") scheduleRefresh();
+      if (ev.event === "message.updated" && d.sentiment) scheduleRefresh();
+      break;
+    case "conversation.updated": case "conversation.created":
+      if (ui.current?.conversation.id === d.id) {
+        const before = ui.current.conversation;
+        ui.current.conversation = { ...before, ...d };
+        if (before.status !== d.status || before.assignee_id !== d.assignee_id || before.sentiment !== d.sentiment) {
+          rerenderKeepingDraft();
+        }
+      }
+      scheduleRefresh();
+      break;
+    case "conversation.assigned":
+      if (d.assignee_id === state.me.id && d.activity?.agent_id !== state.me.id) notifyAssignment(d);
+      break;
+    case "agent.typing":
+      if (d.agent_id !== state.me.id && d.conversation_id === ui.current?.conversation.id) showTyping(d);
+      break;
+    case "customer.merged":
+      if (ui.customer && [d.source_id, d.target_id].includes(ui.customer.id)) loadCustomer(d.target_id);
+      break;
+    default:
+  }
+}
+
+function showTyping(d) {
+  const el = $("typing");
+  if (!el) return;
+  el.textContent = t(d.mode === "note" ? "typing_note" : "typing_reply", { name: d.agent_name });
+  clearTimeout(typingShown.get("t"));
+  typingShown.set("t", setTimeout(() => { el.textContent = ""; }, 4000));
+}
+
+function beep() {
+  try {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator(); const gain = ctx.createGain();
+    osc.frequency.value = 880; gain.gain.value = 0.05;
+    osc.connect(gain).connect(ctx.destination);
+    osc.start(); osc.stop(ctx.currentTime + 0.15);
+  } catch { /* no audio device */ }
+}
+
+async function notifyAssignment(conv) {
+  let name = t("conv_n", { id: conv.id });
+  try { name = (await api("GET", `/customers/${conv.customer_id}`)).display_name || name; } catch { /* keep the number */ }
+  const text = t("new_assignment", { name });
+  toast(text);
+  beep();
+  if ("Notification" in window && Notification.permission === "granted") {
+    const n = new Notification(t("app"), { body: text, tag: `conv-${conv.id}` });
+    n.onclick = () => { window.focus(); openConversation(conv.id); };
+  }
+}
+
+// ---------- keyboard ----------
+function bindKeys() {
+  document.addEventListener("keydown", (ev) => {
+    const tag = (ev.target.tagName || "").toLowerCase();
+    if (["input", "textarea", "select"].includes(tag) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const ids = ui.items.map((c) => c.id);
+    const at = ui.current ? ids.indexOf(ui.current.conversation.id) : -1;
+    const go = (i) => { if (ids[i] !== undefined) { openConversation(ids[i]); document.querySelector(`.conv-item[data-id="${ids[i]}"]`)?.focus(); } };
+    switch (ev.key) {
+      case "j": go(at + 1); break;
+      case "k": go(Math.max(0, at - 1)); break;
+      case "r": case "n":
+        if (!ui.current) return;
+        ev.preventDefault();
+        if ((ev.key === "n") !== (ui.mode === "note")) document.querySelector(`#composer [data-mode="${ev.key === "n" ? "note" : "reply"}"]`)?.click();
+        $("reply-text")?.focus();
+        break;
+      case "a": if (ui.current && ui.current.conversation.status !== "resolved") act("assign", { agent_id: state.me.id }); break;
+      case "e": if (ui.current && ui.current.conversation.status !== "resolved") act("resolve"); break;
+      case "/": ev.preventDefault(); $("search").focus(); break;
+      case "?": $("help").showModal(); break;
+      default: return;
+    }
+  });
+}
+
+start().catch((e) => toast(String(e)));

@@ -1,0 +1,250 @@
+// The supervisor console: live alert feed, metrics with charts and CSV, the team's load.
+import {
+  api, agentName, applyLanguage, clear, connectLive, fmtDuration, fmtTime, h, languageButton,
+  loadMe, logout, qs, since, state, t, toast,
+} from "./common.js";
+import { bars, columns } from "./charts.js";
+
+const $ = (id) => document.getElementById(id);
+const CHANNELS = ["telegram", "email", "webchat", "whatsapp", "webhook", "memory"];
+const MOOD_COLORS = [
+  { key: "angry", color: "#b3261e" }, { key: "negative", color: "#e59a3a" },
+  { key: "neutral", color: "#a9b1bd" }, { key: "positive", color: "#2e9d57" },
+];
+const feed = { alerts: [], waiting: [] };
+let lastMetrics = null;
+
+async function start() {
+  applyLanguage(state.lang);
+  const me = await loadMe();
+  if (!me) { location.href = "/"; return; }
+  $("who").textContent = me.display_name;
+  $("logout").onclick = logout;
+  clear($("lang-slot")).append(languageButton(rerender));
+  if (me.role === "agent") {
+    $("denied").hidden = false;
+    $("denied-text").textContent = t("need_supervisor");
+    return;
+  }
+  $("console").hidden = false;
+  buildForm();
+  connectLive(onEvent, loadAlerts);
+  await Promise.all([loadAlerts(), loadMetrics(), loadTeam()]);
+  setInterval(loadWaiting, 30000);
+  setInterval(loadTeam, 15000);
+}
+
+function rerender() {
+  buildForm();
+  renderAlerts();
+  if (lastMetrics) renderMetrics(lastMetrics);
+  loadTeam();
+}
+
+// ---------- alerts ----------
+async function loadAlerts() {
+  try {
+    const data = await api("GET", "/alerts");
+    feed.alerts = data.alerts;
+    feed.waiting = data.waiting;
+    renderAlerts();
+  } catch (e) { toast(t("failed", { msg: e.message })); }
+}
+
+async function loadWaiting() {
+  try { feed.waiting = (await api("GET", "/alerts")).waiting; renderAlerts(); } catch { /* next round */ }
+}
+
+function reasonText(reason) {
+  if (!reason) return "";
+  const key = `r_${reason}`;
+  return t(key) === key ? reason : t(key);
+}
+
+function alertEl(a) {
+  const acked = Boolean(a.acknowledged_by);
+  const kindKey = `k_${a.kind}`;
+  const assign = h("select", { "aria-label": t("assign"), "data-role": "assign" }, h("option", { value: "" }, t("assign_to")),
+    [...state.agents.values()].map((ag) => h("option", { value: ag.id }, ag.display_name)));
+  assign.onchange = async () => {
+    if (!assign.value) return;
+    try {
+      await api("POST", `/conversations/${a.conversation_id}/assign`, { agent_id: Number(assign.value) });
+      toast(t("a_assigned", { name: agentName(Number(assign.value)) }));
+      if (typeof a.id === "number" && !acked) await acknowledge(a);
+    } catch (e) { toast(t("failed", { msg: e.message })); }
+  };
+  return h("li", { class: `alert-item kind-${a.kind}${acked ? " acked" : ""}`, "data-kind": a.kind, "data-conversation": a.conversation_id, "data-id": a.id },
+    h("div", { class: "head" },
+      h("span", {}, t(kindKey) === kindKey ? a.kind : t(kindKey)),
+      a.customer_name ? h("span", {}, "· ", h("bdi", {}, a.customer_name)) : null,
+      h("time", { datetime: a.created_at }, a.waiting_seconds !== undefined ? t("waiting", { t: since(a.created_at) }) : fmtTime(a.created_at))),
+    a.reason ? h("div", { class: "detail" }, reasonText(a.reason)) : null,
+    a.detail && a.kind !== "handoff" ? h("div", { class: "detail", dir: "auto" }, a.detail) : null,
+    a.excerpt ? h("blockquote", { class: "detail" }, t("excerpt", { text: a.excerpt })) : null,
+    h("div", { class: "acts" },
+      h("a", { href: `/#/c/${a.conversation_id}` }, `${t("open")} · ${t("conv_n", { id: a.conversation_id })}`),
+      assign,
+      typeof a.id === "number"
+        ? (acked ? h("span", { class: "badge" }, `${t("acked")} · ${agentName(a.acknowledged_by)}`)
+          : h("button", { type: "button", "data-role": "ack", onclick: () => acknowledge(a) }, t("ack")))
+        : null));
+}
+
+async function acknowledge(a) {
+  try {
+    const m = await api("POST", `/alerts/${a.id}/acknowledge`);
+    a.acknowledged_by = m.meta.acknowledged_by;
+    renderAlerts();
+  } catch (e) { toast(t("failed", { msg: e.message })); }
+}
+
+function renderAlerts() {
+  const list = clear($("alerts"));
+  const items = [...feed.waiting, ...feed.alerts];
+  if (!items.length) { list.append(h("li", { class: "empty" }, t("no_alerts"))); return; }
+  for (const a of items) list.append(alertEl(a));
+}
+
+function onEvent(ev) {
+  const d = ev.data || {};
+  if (ev.event === "alert.raised") {
+    addAlert({
+      id: d.activity?.id, kind: d.kind, reason: d.reason || null, detail: d.detail, excerpt: d.excerpt || null,
+      conversation_id: d.conversation?.id, customer_name: null, created_at: d.activity?.created_at, acknowledged_by: null,
+    }, d.conversation?.customer_id);
+  } else if (ev.event === "conversation.escalated") {
+    const a = d.activity || {};
+    addAlert({
+      id: a.id, kind: "handoff", reason: d.escalation_reason, detail: a.text, conversation_id: d.id,
+      customer_name: null, created_at: a.created_at, acknowledged_by: null,
+    }, d.customer_id);
+  } else if (ev.event === "alert.acknowledged") {
+    const found = feed.alerts.find((x) => x.id === d.id);
+    if (found) { found.acknowledged_by = d.meta.acknowledged_by; renderAlerts(); }
+  } else if (ev.event === "conversation.assigned" || ev.event === "conversation.resolved") {
+    clearTimeout(onEvent.timer);
+    onEvent.timer = setTimeout(() => { loadTeam(); loadWaiting(); }, 300);
+  }
+}
+
+/** Put a live alert on top; a bot handoff reported twice (escalation + alert) shows once. */
+function addAlert(item, customerId) {
+  const twin = item.kind === "handoff" && feed.alerts.find((x) => x.kind === "handoff" && x.conversation_id === item.conversation_id
+    && !x.acknowledged_by && Math.abs(new Date(x.created_at) - new Date(item.created_at)) < 60000);
+  if (twin) { twin.reason = twin.reason || item.reason; renderAlerts(); return; }
+  feed.alerts.unshift(item);
+  renderAlerts();
+  customerName(customerId, item);
+}
+
+async function customerName(id, item) {
+  if (!id) return;
+  try { item.customer_name = (await api("GET", `/customers/${id}`)).display_name; renderAlerts(); } catch { /* keep blank */ }
+}
+
+// ---------- metrics ----------
+function buildForm() {
+  const fill = (sel, options) => { const keep = sel.value; clear(sel).append(...options); sel.value = keep; };
+  fill($("m-channel"), [h("option", { value: "" }, t("all_channels")), ...CHANNELS.map((c) => h("option", { value: c }, t(`ch_${c}`)))]);
+  fill($("m-agent"), [h("option", { value: "" }, t("all_agents")), ...[...state.agents.values()].map((a) => h("option", { value: a.id }, a.display_name))]);
+  fill($("m-language"), [h("option", { value: "" }, t("all_languages")), h("option", { value: "ar" }, t("l_ar")), h("option", { value: "en" }, t("l_en"))]);
+  fill($("m-group"), ["channel", "agent", "language"].map((g) => h("option", { value: g }, t(`g_${g}`))));
+  if (!$("m-group").value) $("m-group").value = "channel";
+  if (!$("m-end").value) {
+    const end = new Date();
+    const start = new Date(end.getTime() - 13 * 86400000);
+    $("m-end").value = end.toISOString().slice(0, 10);
+    $("m-start").value = start.toISOString().slice(0, 10);
+  }
+  $("metrics-form").onsubmit = (ev) => { ev.preventDefault(); loadMetrics(); };
+}
+
+function metricsParams() {
+  return {
+    start: $("m-start").value, end: $("m-end").value, channel: $("m-channel").value,
+    agent_id: $("m-agent").value, language: $("m-language").value, group_by: $("m-group").value,
+  };
+}
+
+async function loadMetrics() {
+  try {
+    const data = await api("GET", `/metrics${qs(metricsParams())}`);
+    lastMetrics = data;
+    renderMetrics(data);
+  } catch (e) { toast(t("failed", { msg: e.message })); }
+}
+
+const pct = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
+
+function tile(key, value, sub) {
+  return h("div", { class: "tile", "data-metric": key }, h("div", { class: "k" }, t(key)), h("div", { class: "v" }, value), sub ? h("div", { class: "s" }, sub) : null);
+}
+
+function renderMetrics(d) {
+  $("m-export").href = `/api/v1/metrics.csv${qs(metricsParams())}`;
+  const s = d.totals;
+  clear($("tiles")).append(
+    tile("t_volume", String(s.conversations)),
+    tile("t_containment", pct(s.containment_rate), t("of_resolved", { n: s.resolved })),
+    tile("t_frt", fmtDuration(s.first_response_median_s), t("median_p90", { p90: fmtDuration(s.first_response_p90_s) })),
+    tile("t_resolution", fmtDuration(s.resolution_median_s), t("median_p90", { p90: fmtDuration(s.resolution_p90_s) })),
+    tile("t_escalations", String(s.escalations)),
+    tile("t_csat", s.csat_count ? `${s.csat_average} / 5` : t("not_collected"), s.csat_count ? `${pct(s.csat_satisfied_rate)} · n=${s.csat_count}` : null));
+  const day = (iso) => iso.slice(5);
+  const charts = clear($("charts"));
+  charts.append(
+    h("figure", { class: "chart", id: "chart-volume" }, h("h3", {}, t("c_volume")),
+      columns(d.volume.map((v) => ({ label: day(v.day), n: v.conversations })), [{ key: "n", color: "#0b6e6e", name: t("t_volume") }], t("c_volume"))),
+    h("figure", { class: "chart", id: "chart-reasons" }, h("h3", {}, t("c_reasons")),
+      bars(Object.entries(d.escalations_by_reason).map(([k, v]) => ({ label: reasonText(k), value: v })), t("c_reasons"), "#6c63ff")),
+    h("figure", { class: "chart", id: "chart-sentiment" }, h("h3", {}, t("c_sentiment")),
+      columns(d.sentiment_trend.map((r) => ({ label: day(r.day), ...r })), MOOD_COLORS.map((m) => ({ ...m, name: t(`m_${m.key}`) })), t("c_sentiment")),
+      h("div", { class: "legend" }, MOOD_COLORS.map((m) => h("span", { style: null, "data-c": m.key, class: `lg-${m.key}` }, t(`m_${m.key}`))))));
+  for (const m of MOOD_COLORS) for (const span of charts.querySelectorAll(`.lg-${m.key}`)) span.style.setProperty("--c", m.color);
+  const table = clear($("breakdown"));
+  table.append(h("thead", {}, h("tr", {}, [t(`g_${d.group_by}`), t("t_volume"), t("t_containment"), t("t_escalations"), t("t_frt"), t("t_resolution"), t("t_csat")].map((x) => h("th", { scope: "col" }, x)))));
+  const body = h("tbody");
+  const keyLabel = (k) => (d.group_by === "channel" && t(`ch_${k}`) !== `ch_${k}` ? t(`ch_${k}`) : d.group_by === "language" && t(`l_${k}`) !== `l_${k}` ? t(`l_${k}`) : k);
+  for (const r of d.breakdown) {
+    body.append(h("tr", {}, h("th", { scope: "row", dir: "auto" }, keyLabel(r.key)), h("td", {}, String(r.conversations)), h("td", {}, pct(r.containment_rate)),
+      h("td", {}, String(r.escalations)), h("td", {}, `${fmtDuration(r.first_response_median_s)} / ${fmtDuration(r.first_response_p90_s)}`),
+      h("td", {}, `${fmtDuration(r.resolution_median_s)} / ${fmtDuration(r.resolution_p90_s)}`), h("td", {}, r.csat_average ?? "—")));
+  }
+  table.append(body);
+}
+
+// ---------- team ----------
+async function loadTeam() {
+  let team;
+  try { team = await api("GET", "/team"); } catch { return; }
+  const table = clear($("team"));
+  table.append(h("thead", {}, h("tr", {}, ["", t("role"), t("open_load"), ""].map((x) => h("th", { scope: "col" }, x)))));
+  const body = h("tbody");
+  for (const a of team) {
+    body.append(h("tr", { "data-agent": a.id },
+      h("th", { scope: "row" }, h("span", { class: `dot${a.online ? " on" : ""}`, role: "img", "aria-label": t(a.online ? "online" : "offline") }), h("span", { dir: "auto" }, a.display_name)),
+      h("td", {}, t(`r_${a.role}`)), h("td", {}, String(a.open)),
+      h("td", {}, a.open ? h("button", { type: "button", onclick: () => showOpen(a) }, t("show_open")) : null)));
+  }
+  table.append(body);
+}
+
+async function showOpen(agent) {
+  const page = await api("GET", `/conversations${qs({ assignee: agent.id, status: "open", limit: 50 })}`);
+  const box = clear($("team-open"));
+  box.append(h("h3", { dir: "auto" }, agent.display_name));
+  const list = h("ul", {});
+  for (const c of page.items) {
+    const sel = h("select", { "aria-label": t("reassign") }, h("option", { value: "" }, t("reassign")),
+      [...state.agents.values()].filter((x) => x.id !== agent.id).map((x) => h("option", { value: x.id }, x.display_name)));
+    sel.onchange = async () => {
+      if (!sel.value) return;
+      try { await api("POST", `/conversations/${c.id}/assign`, { agent_id: Number(sel.value) }); await loadTeam(); await showOpen(agent); } catch (e) { toast(t("failed", { msg: e.message })); }
+    };
+    list.append(h("li", {}, h("a", { href: `/#/c/${c.id}`, dir: "auto" }, c.customer?.display_name || t("conv_n", { id: c.id })), " ", sel));
+  }
+  box.append(list);
+}
+
+start().catch((e) => toast(String(e)));

@@ -1,0 +1,180 @@
+"""The agent inbox in real headless Chromium: queue order, timeline, reply, live, RTL, escaping."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from core import actions
+from core.types import Attachment, InboundMessage, Role
+from tests.browser.conftest import Live, login
+from tests.inbox.conftest import eventually
+
+pytestmark = pytest.mark.browser
+
+ARABIC_TG = "السلام عليكم، طلبي A-10234 ما وصل"
+ARABIC_MEM = "أبغى أكلم موظف لو سمحت"
+
+
+async def _arabic_customer(live: Live) -> int:
+    """An Arabic customer who wrote on Telegram, then on the memory channel; escalated."""
+    profile = {"email": "noura@example.com"}
+    await actions.do_ingest(
+        live.rt,
+        InboundMessage("telegram", "tg-77", "tg-77-1", ARABIC_TG, "نورة", sender_profile=profile),
+    )
+    result = await actions.do_ingest(
+        live.rt,
+        InboundMessage("memory", "mem-77", "mem-77-1", ARABIC_MEM, "نورة", sender_profile=profile),
+    )
+    await actions.do_escalate(live.rt, result.conversation_id, "customer_request")
+    return result.conversation_id
+
+
+async def _english_customer(live: Live) -> int:
+    """A second, later escalation that must sort below the first in the pending view."""
+    result = await actions.do_ingest(
+        live.rt, InboundMessage("email", "bob@example.org", "<b1@x>", "Refund please", "Bob")
+    )
+    await actions.do_escalate(live.rt, result.conversation_id, "low_confidence")
+    return result.conversation_id
+
+
+async def test_agent_replies_on_the_cross_channel_timeline(live: Live, browser: Browser) -> None:
+    """Pending lists the longest-waiting Arabic conversation first; a reply goes out on memory."""
+    await live.agent("sara")
+    arabic = await _arabic_customer(live)
+    await asyncio.sleep(0.01)
+    await _english_customer(live)
+    page = await login(browser, live, "sara")
+
+    first = page.locator(".conv-item[data-id]").first
+    await expect(first).to_have_attribute("data-id", str(arabic))
+    await expect(first.locator(".name")).to_have_text("نورة")
+    await first.click()
+
+    timeline = page.locator("#timeline")
+    await expect(timeline.locator(".msg-incoming")).to_have_count(2)
+    await expect(timeline.locator('.msg-incoming[data-channel="telegram"] .body')).to_have_text(
+        ARABIC_TG
+    )
+    await expect(timeline.locator('.msg-incoming[data-channel="memory"] .body')).to_have_text(
+        ARABIC_MEM
+    )
+    await expect(timeline.locator('.msg-incoming .badge[data-channel="telegram"]')).to_be_visible()
+    await expect(timeline.locator(".msg-activity")).to_contain_text("asked for a person")
+
+    await page.fill("#reply-text", "أهلًا نورة، أنا سارة وبساعدك الحين")
+    await page.click("#send")
+    outgoing = timeline.locator(".msg-outgoing")
+    await expect(outgoing).to_have_count(1)
+    await expect(outgoing.locator(".badge")).to_have_attribute("data-channel", "memory")
+    await eventually(lambda: _sent(live))
+    assert live.memory.sent[-1].text == "أهلًا نورة، أنا سارة وبساعدك الحين"
+    assert live.memory.sent[-1].recipient_id == "mem-77"
+    # The delivery receipt comes back over the WebSocket.
+    await expect(outgoing.locator(".delivery")).to_have_class("delivery sent")
+    await expect(page.locator("#conv-status")).to_have_text("Open")
+
+
+async def _sent(live: Live) -> bool:
+    return bool(live.memory.sent)
+
+
+async def test_new_messages_and_typing_arrive_live(live: Live, browser: Browser) -> None:
+    """A customer's message and a colleague's typing show up without a reload."""
+    await live.agent("sara")
+    omar = await live.agent("omar")
+    conv = await _arabic_customer(live)
+    page = await login(browser, live, "sara")
+    await page.click(f'.conv-item[data-id="{conv}"]')
+    await expect(page.locator("#timeline .msg-incoming")).to_have_count(2)
+
+    await live.memory.receive("mem-77", "mem-77-2", "وينكم؟ صار لي ساعة")
+    await expect(page.locator("#timeline .msg-incoming")).to_have_count(3)
+    await expect(page.locator("#timeline .msg-incoming").last).to_contain_text("صار لي ساعة")
+
+    from core.alerts import do_signal_typing
+    from core.models import Agent
+
+    async with live.rt.sessions() as session:
+        agent = await session.get(Agent, omar)
+    assert agent is not None
+    await do_signal_typing(live.rt, conv, agent, "reply")
+    await expect(page.locator("#typing")).to_have_text("Omar is replying…")
+
+
+async def test_arabic_layout_is_mirrored_and_remembered(live: Live, browser: Browser) -> None:
+    """Choosing Arabic sets dir=rtl, puts the list on the right, and survives a reload."""
+    await live.agent("sara")
+    await _arabic_customer(live)
+    page = await login(browser, live, "sara")
+    html = page.locator("html")
+    await expect(html).to_have_attribute("dir", "ltr")
+    ltr_list = await page.locator(".sidebar").bounding_box()
+    ltr_conv = await page.locator("#conversation").bounding_box()
+    assert ltr_list and ltr_conv and ltr_list["x"] < ltr_conv["x"]
+
+    await page.click("#lang-switch")
+    await expect(html).to_have_attribute("dir", "rtl")
+    await expect(html).to_have_attribute("lang", "ar")
+    await expect(page.locator("body")).to_have_css("direction", "rtl")
+    await expect(page.locator('#views [data-view="pending"]')).to_contain_text("غير مسندة")
+    rtl_list = await page.locator(".sidebar").bounding_box()
+    rtl_conv = await page.locator("#conversation").bounding_box()
+    assert rtl_list and rtl_conv and rtl_list["x"] > rtl_conv["x"]
+
+    await page.reload()
+    await expect(html).to_have_attribute("dir", "rtl")
+    await expect(page.locator("#logout")).to_have_text("تسجيل الخروج")
+
+
+async def test_customer_markup_renders_as_inert_text(live: Live, browser: Browser) -> None:
+    """`<img onerror>` and `<script>` in names and messages show as text and never run."""
+    await live.agent("sara")
+    evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+    files = (
+        Attachment("file", name="<i>x</i>.pdf", url="javascript:window.__pwned=3"),
+        Attachment("image", name="photo.jpg", url="https://files.example.com/photo.jpg"),
+    )
+    result = await actions.do_ingest(
+        live.rt,
+        InboundMessage(
+            "memory",
+            "evil",
+            "evil-1",
+            evil,
+            '<b onmouseover="x()">Mallory</b>',
+            attachments=files,
+        ),
+    )
+    await actions.do_escalate(live.rt, result.conversation_id, "customer_request")
+    page = await login(browser, live, "sara")
+    item = page.locator(f'.conv-item[data-id="{result.conversation_id}"]')
+    await expect(item.locator(".name")).to_have_text('<b onmouseover="x()">Mallory</b>')
+    await item.click()
+    body = page.locator("#timeline .msg-incoming .body")
+    await expect(body).to_have_text(evil)
+    await page.wait_for_timeout(300)
+    assert await page.evaluate("window.__pwned === undefined")
+    assert await page.locator("#timeline img, #timeline script, .conv-list img").count() == 0
+    # Only http(s) attachment URLs become links; a javascript: URL stays plain text.
+    links = page.locator("#timeline .attachments a")
+    await expect(links).to_have_count(1)
+    await expect(links).to_have_attribute("href", "https://files.example.com/photo.jpg")
+    await expect(links).to_have_attribute("rel", "noopener noreferrer")
+    await expect(page.locator("#timeline .attachments span")).to_contain_text("<i>x</i>.pdf")
+
+
+async def test_assignment_by_someone_else_notifies(live: Live, browser: Browser) -> None:
+    """A supervisor assigning me a conversation pops a notice and bumps my Mine count."""
+    sara = await live.agent("sara")
+    huda = await live.agent("huda", Role.SUPERVISOR)
+    conv = await _arabic_customer(live)
+    page = await login(browser, live, "sara")
+    await expect(page.locator('#views [data-view="mine"] .count')).to_have_text("0")
+    await actions.do_assign(live.rt, conv, sara, agent_id=huda)
+    await expect(page.locator(".toast")).to_have_text("New conversation assigned to you: نورة")
+    await expect(page.locator('#views [data-view="mine"] .count')).to_have_text("1")

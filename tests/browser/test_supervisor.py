@@ -1,0 +1,106 @@
+"""The supervisor console in real headless Chromium: the live alert feed and the metrics."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from core import actions
+from core.types import InboundMessage, Role, Sentiment, SentimentLabel
+from tests.browser.conftest import Live, login
+
+pytestmark = pytest.mark.browser
+
+
+async def test_anger_alert_reaches_the_supervisor_within_a_second(
+    live: Live, browser: Browser
+) -> None:
+    """An angry message raises an alert that appears live on the console in under a second."""
+    await live.agent("sara")
+    await live.agent("huda", Role.SUPERVISOR)
+    agent_page = await login(browser, live, "sara")
+    console = await login(browser, live, "huda", path="/supervisor")
+    await expect(console.locator("#tiles .tile").first).to_be_visible()
+    await expect(console.locator("#alerts")).to_contain_text("No alerts")
+
+    started = time.monotonic()
+    result = await actions.do_ingest(
+        live.rt,
+        InboundMessage("telegram", "tg-9", "tg-9-1", "حسبي الله، ثالث مرة تتأخرون!", "سلمان"),
+    )
+    await actions.do_record_sentiment(
+        live.rt,
+        result.message_id,
+        Sentiment(
+            SentimentLabel.ANGRY,
+            {"angry": 0.91, "negative": 0.07, "neutral": 0.01, "positive": 0.01},
+            anger=0.91,
+            angry=True,
+            model="test",
+        ),
+    )
+    await actions.do_raise_alert(
+        live.rt,
+        result.conversation_id,
+        "anger",
+        "angry message (anger 0.91)",
+        anger=0.91,
+        excerpt="حسبي الله، ثالث مرة تتأخرون! <img src=x onerror=alert(1)>",
+    )
+    alert = console.locator('.alert-item[data-kind="anger"]')
+    await expect(alert).to_be_visible(timeout=1000)
+    assert time.monotonic() - started < 1.0
+    await expect(alert).to_have_attribute("data-conversation", str(result.conversation_id))
+    await expect(alert.locator("a")).to_have_attribute("href", f"/#/c/{result.conversation_id}")
+    await expect(alert).to_contain_text("سلمان")
+    await expect(alert.locator("blockquote")).to_contain_text("<img src=x onerror=alert(1)>")
+    assert await console.locator(".alerts img").count() == 0
+
+    # A bot handoff shows up live too, with its reason in words.
+    await actions.do_escalate(live.rt, result.conversation_id, "low_confidence")
+    await actions.do_raise_alert(
+        live.rt, result.conversation_id, "handoff", "bot handed over", reason="low_confidence"
+    )
+    handoff = console.locator('.alert-item[data-kind="handoff"]')
+    await expect(handoff).to_contain_text("the bot was not sure")
+    await console.wait_for_timeout(300)
+    await expect(handoff).to_have_count(1)
+
+    await alert.locator('[data-role="ack"]').click()
+    await expect(alert).to_have_class("alert-item kind-anger acked")
+
+    # The agent's inbox marks the message angry too.
+    await agent_page.click('#views [data-view="all"]')
+    await agent_page.click(f'.conv-item[data-id="{result.conversation_id}"]')
+    await expect(
+        agent_page.locator('#timeline .msg-incoming [data-sentiment="angry"]')
+    ).to_be_visible()
+    assert agent_page.url.endswith(f"#/c/{result.conversation_id}")
+
+
+async def test_console_draws_metrics_and_exports_csv(live: Live, browser: Browser) -> None:
+    """The metrics tiles, three charts and the CSV link reflect the stored conversations."""
+    sara = await live.agent("sara")
+    await live.agent("huda", Role.SUPERVISOR, language="ar")
+    contained = await actions.do_ingest(
+        live.rt, InboundMessage("telegram", "a", "a-1", "وين طلبي؟", "A")
+    )
+    await actions.do_resolve(live.rt, contained.conversation_id, agent_id=None)
+    helped = await actions.do_ingest(live.rt, InboundMessage("email", "b", "b-1", "Help", "B"))
+    await actions.do_escalate(live.rt, helped.conversation_id, "customer_request")
+    await actions.do_reply(live.rt, helped.conversation_id, "Sure", agent_id=sara)
+    await actions.do_resolve(live.rt, helped.conversation_id, agent_id=sara)
+
+    page = await login(browser, live, "huda", path="/supervisor", lang="ar")
+    await expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    await expect(page.locator('[data-metric="t_volume"] .v')).to_have_text("2")
+    await expect(page.locator('[data-metric="t_containment"] .v')).to_have_text("50%")
+    await expect(page.locator('[data-metric="t_csat"] .v')).to_have_text("لم يُجمع بعد")
+    await expect(page.locator(".chart svg")).to_have_count(3)
+    await expect(page.locator("#chart-reasons svg")).to_contain_text("طلب العميل التحدث مع موظف")
+    href = await page.locator("#m-export").get_attribute("href")
+    assert href is not None and href.startswith("/api/v1/metrics.csv?")
+    csv_text = await page.evaluate("url => fetch(url).then(r => r.text())", href)
+    assert csv_text.splitlines()[-1].split(",")[2:6] == ["total", "2", "2", "1"]

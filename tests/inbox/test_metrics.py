@@ -1,0 +1,129 @@
+"""Supervisor metrics: computed from stored conversations, messages, activity and CSAT."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from core import actions
+from core.csat import do_record_csat
+from core.models import Conversation
+from core.types import InboundMessage, Role, Sentiment, SentimentLabel
+from inbox.endpoints.metrics import percentile
+from inbox.keys import RUNTIME
+from tests.inbox.conftest import Client, eventually, login_as
+
+
+def test_percentile_is_nearest_rank() -> None:
+    """Median and p90 of ten values pick the 5th and 9th; no values gives None."""
+    values = [float(v) for v in range(10, 110, 10)]
+    assert percentile(values, 0.5) == 50.0
+    assert percentile(values, 0.9) == 90.0
+    assert percentile([], 0.5) is None
+
+
+async def _settle(client: Client, conversation_id: int) -> None:
+    """Wait until the routing step has escalated the new conversation (no bot: no_bot)."""
+
+    async def pending() -> bool:
+        async with client.app[RUNTIME].sessions() as session:
+            conv = await session.get(Conversation, conversation_id)
+            return conv is not None and conv.status == "pending"
+
+    await eventually(pending)
+
+
+async def test_metrics_from_stored_data(client: Client) -> None:
+    """Volume, containment, reasons, response-time percentiles, CSAT and sentiment add up."""
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    sara = (await (await client.get("/api/v1/me", headers=headers)).json())["id"]
+    ids = []
+    for n, (channel, text) in enumerate(
+        [("telegram", "وين طلبي"), ("email", "Refund please"), ("telegram", "شكرا")]
+    ):
+        r = await actions.do_ingest(rt, InboundMessage(channel, f"s{n}", f"m{n}", text, f"C{n}"))
+        await _settle(client, r.conversation_id)
+        ids.append(r)
+    # 0: handed to the bot and resolved there (contained); 1 and 2: answered by a person.
+    await actions.do_hand_to_bot(rt, ids[0].conversation_id, agent_id=None)
+    await actions.do_resolve(rt, ids[0].conversation_id, agent_id=None)
+    for r in ids[1:]:
+        await actions.do_reply(rt, r.conversation_id, "On it", agent_id=sara)
+        await actions.do_resolve(rt, r.conversation_id, agent_id=sara)
+    await actions.do_record_sentiment(
+        rt,
+        ids[1].message_id,
+        Sentiment(SentimentLabel.ANGRY, {"angry": 0.9, "neutral": 0.1}, 0.9, True, "t"),
+    )
+    await do_record_csat(rt, ids[1].conversation_id, 5)
+    await do_record_csat(rt, ids[2].conversation_id, 2)
+    # Pin the timings so the percentiles are known: 60 s and 600 s to first response.
+    base = datetime.now(UTC) - timedelta(hours=1)
+    async with rt.sessions() as session, session.begin():
+        for r, frt, res in [(ids[1], 60, 120), (ids[2], 600, 1200)]:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == r.conversation_id)
+                .values(
+                    created_at=base,
+                    first_response_at=base + timedelta(seconds=frt),
+                    resolved_at=base + timedelta(seconds=res),
+                )
+            )
+
+    resp = await client.get("/api/v1/metrics", headers=headers)
+    assert resp.status == 200
+    data = await resp.json()
+    totals = data["totals"]
+    assert totals["conversations"] == 3
+    assert totals["resolved"] == 3
+    assert totals["bot_contained"] == 1
+    assert totals["containment_rate"] == round(1 / 3, 4)
+    assert totals["first_response_median_s"] == 60.0
+    assert totals["first_response_p90_s"] == 600.0
+    assert totals["resolution_p90_s"] == 1200.0
+    assert totals["csat_average"] == 3.5 and totals["csat_satisfied_rate"] == 0.5
+    assert data["escalations_by_reason"] == {"no_bot": 3}
+    today = datetime.now(UTC).date().isoformat()
+    assert {"day": today, "angry": 1, "negative": 0, "neutral": 0, "positive": 0} in data[
+        "sentiment_trend"
+    ]
+    by_channel = {row["key"]: row for row in data["breakdown"]}
+    assert by_channel["telegram"]["conversations"] == 2
+    assert by_channel["email"]["csat_average"] == 5.0
+
+    resp = await client.get("/api/v1/metrics?channel=email", headers=headers)
+    assert (await resp.json())["totals"]["conversations"] == 1
+
+    resp = await client.get("/api/v1/metrics.csv?group_by=agent", headers=headers)
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    rows = list(csv.reader(io.StringIO(await resp.text())))
+    assert rows[0][2] == "agent"
+    assert rows[-1][2:6] == ["total", "3", "3", "1"]
+    assert "Huda" in {r[2] for r in rows[1:-1]}
+
+
+async def test_metrics_are_for_supervisors(client: Client) -> None:
+    """An agent gets 403 from the metrics and the CSV."""
+    headers = await login_as(client, "sara")
+    for path in ("/api/v1/metrics", "/api/v1/metrics.csv"):
+        assert (await client.get(path, headers=headers)).status == 403
+
+
+async def test_csv_cells_cannot_become_formulas(client: Client) -> None:
+    """A slice named like a spreadsheet formula is quoted in the CSV."""
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    r = await actions.do_ingest(rt, InboundMessage("memory", "x", "x-1", "hi", "X"))
+    async with rt.sessions() as session, session.begin():
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == r.conversation_id)
+            .values(language="=HYPERLINK(1)")
+        )
+    resp = await client.get("/api/v1/metrics.csv?group_by=language", headers=headers)
+    assert "'=HYPERLINK(1)" in await resp.text()

@@ -1,0 +1,110 @@
+"""The supervisor's alert feed, acknowledging alerts, and the team's load."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from core import actions
+from core.models import Conversation, utcnow
+from core.types import InboundMessage, Role
+from inbox.app import create_app
+from inbox.keys import RUNTIME
+from tests.conftest import make_settings
+from tests.inbox.conftest import Client, eventually, login_as
+
+
+@pytest.fixture
+async def any_client(aiohttp_client: Callable[..., Awaitable[Client]], database_url: str) -> Client:
+    """The service on SQLite and on PostgreSQL (the feed filters on JSON, which differs)."""
+    return await aiohttp_client(create_app(make_settings(database_url), migrate=False))
+
+
+async def _pending(client: Client, sender: str) -> int:
+    """A conversation the routing step has put in the human queue."""
+    rt = client.app[RUNTIME]
+    r = await actions.do_ingest(rt, InboundMessage("telegram", sender, f"{sender}-1", "hi", sender))
+
+    async def escalated() -> bool:
+        async with rt.sessions() as session:
+            conv = await session.get(Conversation, r.conversation_id)
+            return conv is not None and conv.status == "pending"
+
+    await eventually(escalated)
+    return r.conversation_id
+
+
+async def test_feed_lists_alerts_handoffs_and_long_waits(any_client: Client) -> None:
+    """Anger alerts and bot handoffs come newest first; old waits show as SLA breaches."""
+    client = any_client
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    calm = await _pending(client, "calm")
+    angry = await _pending(client, "angry")
+    await actions.do_raise_alert(rt, angry, "anger", "Angry customer", anger=0.93)
+    async with rt.sessions() as session, session.begin():
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == calm)
+            .values(waiting_since=utcnow() - timedelta(minutes=40))
+        )
+
+    data = await (await client.get("/api/v1/alerts", headers=headers)).json()
+    kinds = [(a["kind"], a["conversation_id"]) for a in data["alerts"]]
+    assert kinds[0] == ("anger", angry)
+    assert ("handoff", calm) in kinds and ("handoff", angry) in kinds
+    assert data["alerts"][0]["customer_name"] == "angry"
+    assert [(w["kind"], w["conversation_id"]) for w in data["waiting"]] == [("sla_breach", calm)]
+    assert data["waiting"][0]["waiting_seconds"] >= 40 * 60
+
+    alert_id = data["alerts"][0]["id"]
+    resp = await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=headers)
+    assert resp.status == 200
+    me = await (await client.get("/api/v1/me", headers=headers)).json()
+    data = await (await client.get("/api/v1/alerts", headers=headers)).json()
+    assert data["alerts"][0]["acknowledged_by"] == me["id"]
+
+
+async def test_only_alerts_can_be_acknowledged(client: Client) -> None:
+    """Acknowledging a message that is not an alert is a 404; agents get 403."""
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    r = await actions.do_ingest(rt, InboundMessage("memory", "u", "u-1", "hello", "U"))
+    resp = await client.post(f"/api/v1/alerts/{r.message_id}/acknowledge", headers=headers)
+    assert resp.status == 404
+    agent = await login_as(client, "sara")
+    assert (await client.get("/api/v1/alerts", headers=agent)).status == 403
+    assert (await client.get("/api/v1/team", headers=agent)).status == 403
+
+
+async def test_team_shows_online_agents_and_open_load(client: Client) -> None:
+    """An agent with an open socket is online; open conversations count as load."""
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    sara_headers = await login_as(client, "sara")
+    sara = (await (await client.get("/api/v1/me", headers=sara_headers)).json())["id"]
+    conv = await _pending(client, "x")
+    await actions.do_assign(rt, conv, sara, agent_id=sara)
+    ws = await client.ws_connect("/api/v1/ws", headers=sara_headers)
+    await ws.receive_json()
+    team = {a["login"]: a for a in await (await client.get("/api/v1/team", headers=headers)).json()}
+    assert team["sara"]["online"] is True and team["sara"]["open"] == 1
+    assert team["huda"]["online"] is False and team["huda"]["open"] == 0
+    await ws.close()
+
+
+async def test_a_bot_handoff_shows_once(client: Client) -> None:
+    """The bot's escalation and its handoff alert are one feed entry, with the reason."""
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    r = await actions.do_ingest(rt, InboundMessage("memory", "h", "h-1", "agent please", "H"))
+    await actions.do_escalate(rt, r.conversation_id, "customer_request", detail="bot")
+    await actions.do_raise_alert(
+        rt, r.conversation_id, "handoff", "bot handed over", reason="customer_request"
+    )
+    data = await (await client.get("/api/v1/alerts", headers=headers)).json()
+    mine = [a for a in data["alerts"] if a["conversation_id"] == r.conversation_id]
+    assert [(a["kind"], a["reason"]) for a in mine] == [("handoff", "customer_request")]

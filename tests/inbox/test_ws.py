@@ -1,0 +1,69 @@
+"""The WebSocket pushes events live, and only to those allowed to see them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import WSMsgType
+
+from core.actions import do_raise_alert
+from core.types import Role
+from inbox.keys import RUNTIME
+from tests.inbox.conftest import Client, login_as, memory
+
+
+async def next_event(ws: Any, name: str, within: float = 5.0) -> dict[str, Any]:
+    """Read frames until one carries the named event."""
+    async with asyncio.timeout(within):
+        while True:
+            msg = await ws.receive()
+            assert msg.type == WSMsgType.TEXT, msg
+            data: dict[str, Any] = json.loads(msg.data)
+            if data["event"] == name:
+                return data
+
+
+async def test_socket_needs_a_session(client: Client) -> None:
+    """Without a session the upgrade is refused with 401."""
+    resp = await client.get("/api/v1/ws")
+    assert resp.status == 401
+
+
+async def test_new_message_is_pushed_live(client: Client) -> None:
+    """An agent's socket receives message.created for a customer's message as it arrives."""
+    headers = await login_as(client, "sara")
+    ws = await client.ws_connect("/api/v1/ws", headers=headers)
+    await next_event(ws, "hello")
+    await memory(client).receive("c1", "in-1", "مرحبا <script>alert(1)</script>")
+    event = await next_event(ws, "message.created")
+    assert event["data"]["text"] == "مرحبا <script>alert(1)</script>"
+    assert event["data"]["channel"] == "memory"
+    await ws.close()
+
+
+async def test_alerts_reach_supervisors_not_agents(client: Client) -> None:
+    """alert.raised goes to a supervisor's socket and never to an agent's."""
+    agent = await login_as(client, "sara")
+    supervisor = await login_as(client, "huda", Role.SUPERVISOR)
+    ws_agent = await client.ws_connect("/api/v1/ws", headers=agent)
+    ws_super = await client.ws_connect("/api/v1/ws", headers=supervisor)
+    await next_event(ws_agent, "hello")
+    await next_event(ws_super, "hello")
+    result = await memory(client).receive("c1", "in-1", "!!!")
+    await do_raise_alert(client.app[RUNTIME], result.conversation_id, "anger", "angry customer")
+    alert = await next_event(ws_super, "alert.raised")
+    assert alert["data"]["kind"] == "anger"
+    # The agent sees the activity line but not the supervisor alert.
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(0.5):
+            while True:
+                msg = await ws_agent.receive()
+                seen.append(json.loads(msg.data)["event"])
+    except TimeoutError:
+        pass
+    assert "alert.raised" not in seen and "message.created" in seen
+    await ws_agent.close()
+    await ws_super.close()
