@@ -1,0 +1,1 @@
+"""The Rasa bot: project files, custom actions, and the client the router uses to reach it."""

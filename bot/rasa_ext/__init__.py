@@ -1,0 +1,1 @@
+"""Custom Rasa graph components; imported only inside the Rasa venv (they need `rasa`)."""
