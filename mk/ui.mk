@@ -1,0 +1,15 @@
+# The inbox UI: browser tests, screenshots and the list benchmark.
+
+ui-deps: ## Install headless Chromium for the browser tests
+	bash scripts/deps-ui.sh
+
+test-browser: $(STAMP) ui-deps ## Run the UI tests in real headless Chromium
+	$(PY) -m pytest tests/browser -q
+
+ui-screenshots: $(STAMP) ui-deps ## Regenerate docs/screenshots from the demo data
+	$(PY) scripts/ui_screenshots.py docs/screenshots
+
+bench-list: $(STAMP) services ## Time the conversation list on 50k conversations / 1M messages (PostgreSQL)
+	$(PY) bench/list_bench.py
+
+.PHONY: ui-deps test-browser ui-screenshots bench-list
