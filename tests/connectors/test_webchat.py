@@ -324,3 +324,105 @@ def test_rate_limiter_refills_over_time() -> None:
     assert limiter.allow("v", now=0) == 0 and limiter.allow("v", now=0) == 0
     assert limiter.allow("v", now=0) > 0
     assert limiter.allow("v", now=1.01) == 0
+
+
+async def next_frame_type(ws: Any) -> str:
+    """Ask the service for a catch-up and return the first frame type that comes back.
+
+    The typing relay finishes before the typing request is answered, so a relayed indicator
+    would arrive before this ``history`` answer.
+    """
+    await ws.send_json({"type": "sync", "after": 10**9})
+    return str((await ws.receive_json(timeout=5))["type"])
+
+
+async def test_agent_typing_reaches_the_widget_but_note_typing_does_not(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reply-mode typing shows "typing…" in the visitor's tab (throttled); note mode never does."""
+    monkeypatch.setattr("connectors.registry.TYPING_INTERVAL_SECONDS", 600.0)
+    s = await session(client, lang="ar")
+    ws = await client.ws_connect(f"/channels/webchat/ws?token={s['token']}", headers=own(client))
+    assert (await ws.receive_json())["type"] == "hello"
+    await ws.send_json({"type": "message", "id": "t1", "text": "ممكن أعرف حالة طلبي؟"})
+    assert {(await ws.receive_json())["type"] for _ in range(2)} == {"message", "ack"}
+    headers = await login_as(client, "sara", Role.AGENT)
+    items = (await (await client.get("/api/v1/conversations", headers=headers)).json())["items"]
+    typing_url = f"/api/v1/conversations/{items[0]['id']}/typing"
+
+    resp = await client.post(typing_url, json={"mode": "note"}, headers=headers)
+    assert resp.status == 200
+    assert await next_frame_type(ws) == "history"
+    resp = await client.post(typing_url, json={"mode": "reply"}, headers=headers)
+    assert resp.status == 200
+    assert (await ws.receive_json(timeout=5)) == {"type": "typing"}
+    await client.post(typing_url, json={"mode": "reply"}, headers=headers)
+    assert await next_frame_type(ws) == "history"  # a keystroke burst relays once
+    await ws.close()
+
+
+async def test_identify_and_contact_survive_a_restart(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    sites: None,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """A new service on the same database still knows the verified user and the contact email."""
+    env_for_email(monkeypatch, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_sink.port}")
+    first = await webchat_app(aiohttp_client, sqlite_url, "memory,webchat,email")
+    shop_visitor = await session(first, site="shop")
+    shop = {"Origin": "https://shop.example", "X-Visitor-Token": shop_visitor["token"]}
+    email = "noura@x.test"
+    resp = await first.post(
+        "/channels/webchat/identify",
+        json={"name": "نورة", "email": email, "user_hash": identity_hash(SITE_SECRET, email),
+              "attributes": {"plan": "gold"}},
+        headers=shop,
+    )  # fmt: skip
+    assert (await resp.json())["verified"] is True
+    offline = await session(first, site="closed")
+    resp = await first.post(
+        "/channels/webchat/contact", json={"email": "visitor@customer.test"},
+        headers={**own(first), "X-Visitor-Token": offline["token"]},
+    )  # fmt: skip
+    assert resp.status == 200
+    await first.close()
+
+    second = await webchat_app(aiohttp_client, sqlite_url, "memory,webchat,email")
+    ack = await (await post(second, shop_visitor["token"], "وصل طلبي ناقص", "p1", shop)).json()
+    headers = await login_as(second, "sara", Role.AGENT)
+    found = await (
+        await second.get("/api/v1/customers", params={"q": email}, headers=headers)
+    ).json()
+    assert len(found) == 1 and found[0]["display_name"] == "نورة"
+    customer = await (
+        await second.get(f"/api/v1/customers/{found[0]['id']}", headers=headers)
+    ).json()
+    assert {(i["channel"], i["external_id"]) for i in customer["identities"]} == {
+        ("webchat", f"shop:{shop_visitor['visitor_id']}"),
+        ("email", email),
+    }
+    assert customer["attributes"] == {"plan": "gold"}
+    detail = await (
+        await second.get(
+            f"/api/v1/conversations/{customer['conversations'][0]['id']}", headers=headers
+        )
+    ).json()
+    assert ack["message_id"] in [m["id"] for m in detail["messages"]]
+
+    resumed = await session(second, site="closed", token=offline["token"])
+    assert resumed["contact"] == "visitor@customer.test"
+    await post(second, offline["token"], "هل تشحنون إلى جدة؟", "o1", own(second))
+    items = (await (await second.get("/api/v1/conversations", headers=headers)).json())["items"]
+    conv = next(c for c in items if c["preview"] == "هل تشحنون إلى جدة؟")
+    await second.post(
+        f"/api/v1/conversations/{conv['id']}/reply", json={"text": "نعم نشحن"}, headers=headers
+    )
+
+    async def mailed() -> bool:
+        return len(smtp_sink.received) == 1
+
+    await eventually(mailed)
+    assert smtp_sink.received[0][0].rcpt_tos == ["visitor@customer.test"]
