@@ -16,7 +16,8 @@ from core.types import InboundMessage, Role
 from inbox.app import create_app
 from inbox.keys import CONNECTORS, RUNTIME
 from tests.conftest import make_settings
-from tests.connectors.conftest import SmtpSink, env_for_email
+from tests.connectors.bot_api import BOT_USER, BotApi
+from tests.connectors.conftest import SmtpSink, env_for_email, post_update, tg_fixture
 from tests.inbox.conftest import eventually, login_as
 
 Client = TestClient  # type: ignore[type-arg]
@@ -426,3 +427,89 @@ async def test_identify_and_contact_survive_a_restart(
 
     await eventually(mailed)
     assert smtp_sink.received[0][0].rcpt_tos == ["visitor@customer.test"]
+
+
+async def test_telegram_link_is_offered_only_when_a_bot_is_configured(client: Client) -> None:
+    """Without a bot username the widget hides the link and the endpoint says why."""
+    s = await session(client)
+    assert s["telegram"] is False
+    resp = await client.get(
+        "/channels/webchat/telegram", headers={**own(client), "X-Visitor-Token": s["token"]}
+    )
+    assert resp.status == 404
+    assert (await resp.json())["error"]["code"] == "telegram_not_configured"
+    resp = await client.get(
+        "/channels/webchat/telegram", headers={**own(client), "X-Visitor-Token": "v1.demo.x.y"}
+    )
+    assert resp.status == 401
+
+
+async def test_visitor_continues_on_telegram_as_the_same_customer(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    sites: None,
+    channel_env: Callable[..., Any],
+    bot_api: BotApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deep link → ``/start <token>`` → one customer, one timeline; typing reaches both."""
+    monkeypatch.setenv("WEBCHAT_TELEGRAM_BOT", "@" + BOT_USER["username"])
+    client = await aiohttp_client(
+        create_app(channel_env(sqlite_url, channels="memory,webchat,telegram"), migrate=False)
+    )
+    s = await session(client, lang="ar")
+    assert s["telegram"] is True
+    visitor = {**own(client), "X-Visitor-Token": s["token"]}
+    ws = await client.ws_connect(f"/channels/webchat/ws?token={s['token']}", headers=own(client))
+    assert (await ws.receive_json())["type"] == "hello"
+    await ws.send_json({"type": "message", "id": "g1", "text": "أبغى أكمل على تيليجرام"})
+    assert {(await ws.receive_json())["type"] for _ in range(2)} == {"message", "ack"}
+
+    resp = await client.get("/channels/webchat/telegram", headers=visitor)
+    assert resp.status == 200
+    link = await resp.json()
+    prefix = f"https://t.me/{BOT_USER['username']}?start="
+    assert link["url"].startswith(prefix)
+    token = link["url"].removeprefix(prefix)
+    assert len(token) <= 64 and all(c.isalnum() or c in "_-" for c in token)
+
+    update = tg_fixture("start_deep_link")
+    update["message"]["text"] = f"/start {token}"
+    assert (await post_update(client, update)).status == 200
+    follow_up = tg_fixture("start_deep_link")
+    follow_up["update_id"] += 1
+    follow_up["message"].update(message_id=2, text="وصلت، وين طلبي؟", entities=[])
+    assert (await post_update(client, follow_up)).status == 200
+
+    headers = await login_as(client, "sara", Role.AGENT)
+    found = await (
+        await client.get(
+            "/api/v1/customers", params={"external_id": "777000222", "channel": "telegram"},
+            headers=headers,
+        )
+    ).json()  # fmt: skip
+    assert len(found) == 1
+    customer = await (
+        await client.get(f"/api/v1/customers/{found[0]['id']}", headers=headers)
+    ).json()
+    assert {i["channel"] for i in customer["identities"]} == {"webchat", "telegram"}
+    active = [c for c in customer["conversations"] if c["status"] != "resolved"]
+    assert len(active) == 1 and active[0]["last_channel"] == "telegram"
+    timeline = await (
+        await client.get(f"/api/v1/customers/{found[0]['id']}/timeline", headers=headers)
+    ).json()
+    said = [(m["channel"], m["text"]) for m in timeline["items"] if m["kind"] == "incoming"]
+    assert said == [
+        ("webchat", "أبغى أكمل على تيليجرام"),
+        ("telegram", "/start"),
+        ("telegram", "وصلت، وين طلبي؟"),
+    ]
+
+    resp = await client.post(
+        f"/api/v1/conversations/{active[0]['id']}/typing", json={"mode": "reply"}, headers=headers
+    )
+    assert resp.status == 200
+    assert (await ws.receive_json(timeout=5)) == {"type": "typing"}
+    (action,) = bot_api.sent("sendChatAction")
+    assert action.params == {"chat_id": "777000222", "action": "typing"}
+    await ws.close()
