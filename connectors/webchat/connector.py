@@ -411,6 +411,10 @@ class WebchatConnector(Connector):
                 raise Refused(400, "bad_attributes", "attributes must be an object")
             verified = bool(email) and identity_ok(site.secret, email, body.get("user_hash"))
             if verified or name:
+                if wait := self.limiter.allow(visitor.external_id):
+                    raise Refused(
+                        429, "rate_limited", "slow down a little", retry_after=round(wait, 1)
+                    )
                 hook = self._hook(self.on_identify)
                 # Unverified, only the name is kept: the email and attributes are the site's word.
                 await hook(
