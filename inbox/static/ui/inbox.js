@@ -405,7 +405,8 @@ function composer() {
         ? await api("POST", `/conversations/${id}/notes`, { text: value })
         : await api("POST", `/conversations/${id}/reply`, { text: value, channel: picker.value || null });
       text.value = "";
-      if (ui.current?.conversation.id === id) upsertMessage(m);
+      // The WebSocket may already have shown it, and newer (say, its delivery receipt).
+      if (ui.current?.conversation.id === id && !ui.current.messages.has(m.id)) upsertMessage(m);
     } catch (e) { toast(t("failed", { msg: e.message })); }
     box.querySelector("#send").disabled = false;
   });
