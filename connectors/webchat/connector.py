@@ -134,11 +134,14 @@ class WebchatConnector(Connector):
                 await ws.send_json(frame)
                 live += 1
         receipt_id = f"webchat-{message.message_id}"
-        email = None
-        if not live and self.reads is not None and self.reads.send_via is not None:
-            email = await self.reads.contact_email(message.recipient_id)
-        if email and self.reads is not None and self.reads.send_via is not None:
-            forwarded = await self.reads.send_via(
+        reads = self.reads
+        if (
+            not live
+            and reads is not None
+            and reads.send_via is not None
+            and (email := await reads.contact_email(message.recipient_id))
+        ):
+            forwarded = await reads.send_via(
                 replace(message, channel="email", recipient_id=email, reply_to_external_id=None)
             )
             return Receipt(receipt_id, {"live": 0, "forwarded": "email", "email": email,
@@ -357,9 +360,9 @@ class WebchatConnector(Connector):
                 "visitor_id": visitor.visitor_id,
                 "history": await self._history(visitor),
                 "online": self.online(site),
-                "contact": await self.reads.contact_email(visitor.external_id)
-                if self.reads is not None
-                else None,
+                "contact": (
+                    await self.reads.contact_email(visitor.external_id) if self.reads else None
+                ),
                 "telegram": bool(self._bot_for(site)),
                 "title": _pick(site.title, TITLE, lang),
                 "greeting": _pick(site.greeting, GREETING, lang),
