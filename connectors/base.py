@@ -31,6 +31,9 @@ class Connector(ABC):
     """
 
     name: ClassVar[str]
+    # True when typing() reaches only sessions the customer has open right now (a browser tab),
+    # so it may be shown on such a channel even when replies go elsewhere.
+    typing_is_live: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -83,6 +86,17 @@ class Connector(ABC):
         if message.external_message_id:
             raise SendRefused(f"message {message.message_id} was already sent")
         return await self._send(message)
+
+    async def typing(self, external_id: str) -> int:
+        """Show the customer that an agent is writing; how many sessions got it (default none).
+
+        Args:
+            external_id: the customer's id on this channel.
+
+        Returns:
+            How many of the customer's sessions or chats were told.
+        """
+        return 0
 
     @abstractmethod
     async def _send(self, message: OutboundMessage) -> Receipt:

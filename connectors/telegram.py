@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TypeVar
 
 from aiohttp import web
 from telegram import Bot, Message, ReplyParameters, Update
-from telegram.constants import ChatType, MessageLimit
+from telegram.constants import ChatAction, ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
@@ -346,6 +346,15 @@ class TelegramConnector(Connector):
                 delay = min(delay * 2, 60)
 
     # --- outbound --------------------------------------------------------------------------
+
+    async def typing(self, external_id: str) -> int:
+        """``sendChatAction typing``: Telegram shows it for about five seconds."""
+        try:
+            await self.bot.send_chat_action(int(external_id), ChatAction.TYPING)
+        except (ValueError, TelegramError) as exc:
+            log.info("telegram: typing not shown to %s: %s", external_id, exc)
+            return 0
+        return 1
 
     async def _call(self, recipient: str, call: Callable[[], Awaitable[T]]) -> T:
         """One Bot API call: wait out short 429s, mark blocks, let the rest be retried."""

@@ -25,6 +25,7 @@ from core.routing import HumanRouting
 from core.runtime import Runtime
 from core.settings import Settings
 from core.types import InboundMessage
+from core.visitors import do_identify_visitor, do_issue_link_token, do_record_contact
 from core.webhooks import WebhookWorker
 from inbox.api import api
 from inbox.auth import auth_middleware
@@ -165,6 +166,12 @@ def create_app(
                 )
             if hasattr(connector, "on_link"):  # channels that can link identities (Telegram)
                 connector.on_link = partial(do_link_identity, app[RUNTIME])
+            if hasattr(connector, "on_identify"):  # channels whose visitors say who they are
+                connector.on_identify = partial(do_identify_visitor, app[RUNTIME])
+            if hasattr(connector, "on_contact"):  # offline visitors leaving an email
+                connector.on_contact = partial(do_record_contact, app[RUNTIME])
+            if hasattr(connector, "on_link_request"):  # visitors continuing on Telegram
+                connector.on_link_request = partial(do_issue_link_token, app[RUNTIME])
             if hasattr(connector, "on_unblocked"):  # channels that see a user unblock us
                 connector.on_unblocked = partial(
                     do_mark_identity_blocked, app[RUNTIME], blocked=False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -247,3 +248,47 @@ async def test_closed_panel_shows_unread_replies(browser: Browser, service: Serv
     await launcher.click()
     await expect(launcher).not_to_have_attribute("data-unread", "1")
     await expect(page.locator(".tw-agent .tw-text").last).to_have_text("تفضل")
+
+
+async def test_agent_typing_shows_in_the_widget_until_the_reply(
+    browser: Browser, service: Service
+) -> None:
+    """An agent writing a reply shows "يكتب الآن…" in the Arabic widget; the reply hides it."""
+    page = await browser.new_page()
+    await page.goto(service.url + "/demo")
+    await page.locator(".tw-launcher").click()
+    await say(page, "عندي سؤال عن الإرجاع")
+    await expect(page.locator(".tw-agent .tw-text").last).to_have_text(BOT_REPLY)
+    typing = page.locator(".tw-typing")
+    await expect(typing).to_be_hidden()
+    conv_id = (await conversation(service))["conversation"]["id"]
+    await service.api("POST", f"/api/v1/conversations/{conv_id}/typing", {"mode": "reply"})
+    await expect(typing).to_be_visible()
+    await expect(typing).to_have_text("يكتب الآن…")
+    await service.api("POST", f"/api/v1/conversations/{conv_id}/reply", {"text": "أكيد، تفضل"})
+    await expect(page.locator(".tw-agent .tw-text").last).to_have_text("أكيد، تفضل")
+    await expect(typing).to_be_hidden()
+
+
+async def test_continue_on_telegram_link(browser: Browser, service: Service) -> None:
+    """With a bot configured the open panel offers a t.me deep link; without one, nothing."""
+    page = await browser.new_page()
+    await page.goto(service.url + "/demo?lang=en")
+    await page.locator(".tw-launcher").click()
+    await expect(page.locator(".tw-title")).to_have_text("Chat with us")
+    await expect(page.locator(".tw-telegram")).to_be_hidden()
+
+    connector = service.app[CONNECTORS]["webchat"]
+    assert isinstance(connector, WebchatConnector)
+    connector.telegram_bot = "tawasul_test_bot"
+    page = await browser.new_page()
+    await page.goto(service.url + "/demo?lang=en")
+    link = page.locator(".tw-telegram")
+    await expect(link).to_be_hidden()
+    await page.locator(".tw-launcher").click()
+    await expect(link).to_be_visible()
+    await expect(link).to_have_text("Continue on Telegram")
+    await expect(link).to_have_attribute(
+        "href", re.compile(r"^https://t\.me/tawasul_test_bot\?start=c\d+_[0-9a-f]+_[0-9a-f]{24}$")
+    )
+    await expect(link).to_have_attribute("rel", "noopener noreferrer")

@@ -35,7 +35,7 @@ class Call:
 
 @dataclass
 class BotApi:
-    """getMe, getUpdates, setWebhook, deleteWebhook, sendMessage, sendDocument and getFile."""
+    """getMe, getUpdates, set/deleteWebhook, sendMessage, sendChatAction, sendDocument, getFile."""
 
     token: str = TOKEN
     url: str = ""
@@ -157,6 +157,9 @@ class BotApi:
                 "date": int(time.time()),
             }
         return self._message(params["chat_id"], text=params["text"], **extra)
+
+    async def _sendChatAction(self, params: dict[str, Any]) -> bool:
+        return params.get("action") in ("typing", "upload_document")
 
     async def _sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
         doc = params["document"]

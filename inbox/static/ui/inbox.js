@@ -405,7 +405,8 @@ function composer() {
         ? await api("POST", `/conversations/${id}/notes`, { text: value })
         : await api("POST", `/conversations/${id}/reply`, { text: value, channel: picker.value || null });
       text.value = "";
-      if (ui.current?.conversation.id === id) upsertMessage(m);
+      // The WebSocket may already have shown it, and newer (say, its delivery receipt).
+      if (ui.current?.conversation.id === id && !ui.current.messages.has(m.id)) upsertMessage(m);
     } catch (e) { toast(t("failed", { msg: e.message })); }
     box.querySelector("#send").disabled = false;
   });
@@ -456,7 +457,8 @@ function renderCustomer() {
   const pane = clear($("customer"));
   pane.append(h("h2", { id: "customer-name" }, c.display_name || `#${c.id}`));
   pane.append(h("h3", {}, t("identities")), h("ul", { id: "identities" }, c.identities.map((i) =>
-    h("li", {}, channelBadge(i.channel), " ", h("span", { dir: "ltr" }, i.external_id), i.blocked ? h("span", { class: "badge prio-high" }, t("blocked")) : null))));
+    h("li", {}, channelBadge(i.channel), " ", h("span", { dir: "ltr" }, i.external_id), i.blocked ? h("span", { class: "badge prio-high" }, t("blocked")) : null,
+    i.profile?.verified === false ? h("span", { class: "badge", title: i.profile.via || "" }, t("unverified")) : null))));
   const dl = h("dl", {});
   const add = (k, v) => { if (v) dl.append(h("dt", {}, k), h("dd", { dir: "auto" }, String(v))); };
   add(t("email"), c.email); add(t("phone"), c.phone); add(t("language"), c.language && t(`l_${c.language}`));
