@@ -66,10 +66,13 @@ class CustomerQuery(Strict):
 
 
 class ReplyBody(Strict):
-    """A reply to the customer."""
+    """A reply to the customer: text, files uploaded through ``/uploads``, or both."""
 
-    text: Text
+    text: Annotated[str, StringConstraints(max_length=10_000)] = ""
     channel: Annotated[str, StringConstraints(max_length=32)] | None = None
+    attachments: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=10, description="upload ids"
+    )
 
 
 class NoteBody(Strict):

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -48,6 +48,7 @@ class WebchatConnector(Connector):
     """Web chat: anonymous signed visitors, WebSocket with HTTP fallback, replies pushed live."""
 
     name = CHANNEL
+    carries_files = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -94,6 +95,7 @@ class WebchatConnector(Connector):
             web.post("/identify", self._identify),
             web.post("/contact", self._contact),
             web.get("/ws", self._websocket),
+            web.get("/files/{key}", self.serve_signed_file),
             web.options("/{tail:.*}", self._preflight),
         ]
 
@@ -105,6 +107,9 @@ class WebchatConnector(Connector):
                 "id": message.message_id,
                 "author": "agent",
                 "text": message.text,
+                "attachments": self._file_links(
+                    message.recipient_id, [a.to_dict() for a in message.attachments]
+                ),
                 "at": datetime.now(UTC).isoformat(),
             },
         }
@@ -122,6 +127,24 @@ class WebchatConnector(Connector):
             return Receipt(receipt_id, {"live": 0, "forwarded": "email", "email": email,
                                         "email_id": forwarded.external_message_id})  # fmt: skip
         return Receipt(receipt_id, {"live": live})
+
+    def _file_links(self, external_id: str, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What the widget shows of files: name, size, type and, for files we keep, a link
+        signed for this visitor alone that expires (``path`` is relative to the widget's base)."""
+        shown = []
+        for file in files:
+            name = str(file.get("name") or file.get("kind") or "file")
+            entry: dict[str, Any] = {
+                "name": name,
+                "size": file.get("size"),
+                "content_type": file.get("mime_type"),
+            }
+            key = file.get("key")
+            if key and self.links is not None:
+                query = self.links.query(CHANNEL, key, external_id, name)
+                entry["path"] = f"/files/{key}?{urlencode(query)}"
+            shown.append(entry)
+        return shown
 
     async def typing(self, external_id: str) -> int:
         """Show the typing indicator in a visitor's open tabs; returns how many got it."""
@@ -195,6 +218,7 @@ class WebchatConnector(Connector):
             return []
         rows = await self.reads.history(visitor.external_id, after_id=after)
         for row in rows:
+            row["attachments"] = self._file_links(visitor.external_id, row.get("attachments") or [])
             if row["author"] != "visitor":
                 row["author"] = "agent"
             elif row["client_id"]:

@@ -44,7 +44,11 @@ async def test_put_keeps_bytes_by_sha256_and_finds_the_upload(store: LocalFileSt
     """The key is the content's sha256; the upload id gives name, size and sniffed type."""
     stored = await store.put(PNG, "صورة الطلب.png", "image/png")
     assert stored.key == hashlib.sha256(PNG).hexdigest()
-    assert (stored.name, stored.size, stored.content_type) == ("صورة الطلب.png", len(PNG), "image/png")
+    assert (stored.name, stored.size, stored.content_type) == (
+        "صورة الطلب.png",
+        len(PNG),
+        "image/png",
+    )
     assert await store.open(stored.key) == PNG
     assert await store.open(f"sha256:{stored.key}") == PNG
     assert await store.get(stored.id) == stored
@@ -65,8 +69,18 @@ async def test_over_the_cap_is_refused_with_413(store: LocalFileStore) -> None:
 @pytest.mark.parametrize(
     ("data", "name", "claimed", "code"),
     [
-        (b"<!doctype html><script>alert(1)</script>", "photo.png", "image/png", "file_type_not_allowed"),
-        (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "logo.svg", "image/svg+xml", "file_type_not_allowed"),
+        (
+            b"<!doctype html><script>alert(1)</script>",
+            "photo.png",
+            "image/png",
+            "file_type_not_allowed",
+        ),
+        (
+            b'<svg xmlns="http://www.w3.org/2000/svg"/>',
+            "logo.svg",
+            "image/svg+xml",
+            "file_type_not_allowed",
+        ),
         (PDF, "photo.png", "image/png", "file_type_mismatch"),
         (PNG, "invoice.pdf", None, "file_type_mismatch"),
         (PNG, "invoice", "application/pdf", "file_type_mismatch"),
