@@ -19,7 +19,6 @@ from tests.connectors.conftest import SHOP_SECRET, post_signed
 from tests.connectors.receiver import Receiver
 from tests.inbox.conftest import Client, eventually, login_as
 
-
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n%%EOF\n"
 
 
