@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 from aiohttp import BodyPartReader, web
 
 from core.files import FileMissing, FileTooLarge, download_headers, parse_key, served_type
-from inbox.api import api, current_agent
+from inbox.api import api
 from inbox.errors import http_error
 from inbox.keys import CONNECTORS, FILES
 
@@ -47,7 +47,6 @@ def _filename(given: str | None) -> str | None:
 @api.route("POST", "/uploads", tag="files", status=201, content=UPLOAD_FORM)
 async def upload(request: web.Request) -> web.Response:
     """Upload one file (multipart field ``file``) to attach to a reply."""
-    current_agent(request)
     _same_origin(request)
     store = request.app[FILES]
     if not request.content_type.startswith("multipart/"):
@@ -103,7 +102,6 @@ async def _read(request: web.Request, key: str) -> bytes:
 @api.route("GET", "/files/{key}", tag="files")
 async def download(request: web.Request) -> web.StreamResponse:
     """Download a stored file (``?name=`` names it; ``?inline=1`` previews raster images)."""
-    current_agent(request)
     key = parse_key(request.match_info["key"])
     data = await _read(request, key)
     name = request.query.get("name") or key[:16]

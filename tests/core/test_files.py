@@ -103,6 +103,8 @@ async def test_type_must_be_allowed_and_match_the_claim(
         (PDF, "فاتورة.pdf", "application/pdf", "application/pdf"),
         ("مرحبا، هذا ملف نصي\n".encode(), "ملاحظات.txt", "text/plain", "text/plain"),
         (b"a,b\n1,2\n", "orders.csv", "text/csv", "text/csv"),
+        (b"a,b\n1,2\n", "orders.csv", "application/vnd.ms-excel", "text/csv"),
+        ("سطر\n".encode(), "notes.txt", "text/csv", "text/plain"),
         (docx(), "عقد.docx", "application/octet-stream", None),
         (b"ID3\x04\x00\x00\x00\x00\x00\x00", "voice.mp3", "audio/mpeg", "audio/mpeg"),
         (b"\xff\xd8\xff\xe0\x00\x10JFIF", "scan.jpg", "image/jpg", "image/jpeg"),
