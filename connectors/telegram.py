@@ -29,6 +29,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from connectors.base import BlockedHook, Connector
+from core.files import FileMissing
 from core.runtime import PermanentDeliveryError
 from core.types import Attachment, InboundMessage, OutboundMessage, Receipt
 
@@ -270,6 +271,15 @@ class TelegramConnector(Connector):
             sender_profile=profile,
             edited=update.edited_message is not None,
         )
+
+    async def open_attachment(self, attachment: Attachment) -> bytes:
+        """A customer's file, fetched from Telegram by its file id (for agents to download)."""
+        if not attachment.external_id:
+            raise FileMissing("this file has no Telegram file id")
+        try:
+            return await self.fetch_file(attachment.external_id)
+        except (TelegramError, ValueError) as exc:
+            raise FileMissing(f"Telegram did not give the file: {exc}") from exc
 
     async def fetch_file(self, file_id: str) -> bytes:
         """Download a customer's file by its Telegram file id (for the inbox to show it)."""

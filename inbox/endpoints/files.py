@@ -8,10 +8,13 @@ from urllib.parse import unquote, urlsplit
 
 from aiohttp import BodyPartReader, web
 
+from core.errors import NotFound
 from core.files import FileMissing, FileTooLarge, download_headers, parse_key, served_type
+from core.models import Message
+from core.types import Attachment
 from inbox.api import api
 from inbox.errors import http_error
-from inbox.keys import CONNECTORS, FILES
+from inbox.keys import CONNECTORS, FILES, RUNTIME
 
 UPLOAD_FORM = {
     "multipart/form-data": {
@@ -105,6 +108,33 @@ async def download(request: web.Request) -> web.StreamResponse:
     key = parse_key(request.match_info["key"])
     data = await _read(request, key)
     name = request.query.get("name") or key[:16]
+    content_type = served_type(data, name)
+    headers = download_headers(name, content_type, inline=request.query.get("inline") == "1")
+    return web.Response(body=data, headers=headers)
+
+
+@api.route("GET", "/messages/{message_id}/files/{index}", tag="files")
+async def message_file(request: web.Request) -> web.StreamResponse:
+    """Download a file a customer sent that its channel keeps (a Telegram photo or document)."""
+    try:
+        message_id, index = int(request.match_info["message_id"]), int(request.match_info["index"])
+    except ValueError as exc:
+        raise NotFound("no such file") from exc
+    async with request.app[RUNTIME].sessions() as session:
+        message = await session.get(Message, message_id)
+    files = (message.attachments or []) if message is not None else []
+    if message is None or not 0 <= index < len(files):
+        raise NotFound("no such file")
+    attachment = Attachment(**files[index])
+    connector = request.app[CONNECTORS].by_name.get(message.channel or "")
+    opener = getattr(connector, "open_attachment", None)
+    if attachment.key is not None:
+        data = await _read(request, attachment.key)
+    elif opener is not None:
+        data = await opener(attachment)
+    else:
+        raise NotFound(f"the {message.channel} channel does not keep this file")
+    name = attachment.name or f"{attachment.kind}-{message_id}-{index}"
     content_type = served_type(data, name)
     headers = download_headers(name, content_type, inline=request.query.get("inline") == "1")
     return web.Response(body=data, headers=headers)

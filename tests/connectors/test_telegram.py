@@ -485,3 +485,26 @@ def test_a_webhook_secret_telegram_would_refuse_stops_start_up() -> None:
 
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
         TelegramConnector.from_settings({"token": "1:x", "webhook_secret": "has spaces!"}, sink)
+
+
+async def test_customers_telegram_file_downloads_for_agents(
+    channels: Client, bot_api: BotApi
+) -> None:
+    """An inbound document is fetched from Telegram (getFile, then the file URL) for agents."""
+    data = b"%PDF-1.4\n% invoice 1042\n%%EOF\n"
+    document = tg_fixture("document")
+    bot_api.files[document["message"]["document"]["file_id"]] = data
+    await post_update(channels, document)
+    message = (await stored(channels))[-1]
+    headers = await login_as(channels, "sara")
+    url = f"/api/v1/messages/{message.id}/files/0"
+    resp = await channels.get(url, headers=headers)
+    assert resp.status == 200, await resp.text()
+    assert await resp.read() == data
+    assert resp.headers["Content-Type"] == "application/pdf"
+    assert "invoice-1042.pdf" in resp.headers["Content-Disposition"]
+    assert (
+        await channels.get(f"/api/v1/messages/{message.id}/files/1", headers=headers)
+    ).status == 404
+    channels.session.cookie_jar.clear()
+    assert (await channels.get(url)).status == 401

@@ -273,7 +273,7 @@ function messageEl(m) {
       m.kind === "incoming" && m.sentiment ? moodBadge(m.sentiment.label, m.sentiment.anger) : null,
       delivery),
     h("div", { class: "body", dir: "auto" }, m.text),
-    m.attachments?.length ? h("div", { class: "attachments" }, m.attachments.map((a) => attachmentEl(m, a))) : null);
+    m.attachments?.length ? h("div", { class: "attachments" }, m.attachments.map((a, i) => attachmentEl(m, a, i))) : null);
 }
 
 /** The store key of a file we can serve: agents' uploads, and mail attachments the email channel kept. */
@@ -285,14 +285,16 @@ function fileKey(m, a) {
 
 const RASTER = ["image/png", "image/jpeg", "image/gif", "image/webp"];
 
-function attachmentEl(m, a) {
+function attachmentEl(m, a, index) {
   const name = a.name || a.kind || "file";
   const label = `📎 ${name}${a.size ? ` (${fmtSize(a.size)})` : ""}`;
   const key = fileKey(m, a);
-  if (key) {
-    const href = `/api/v1/files/${key}?name=${encodeURIComponent(name)}`;
+  // Telegram keeps customers' files; the service fetches them by file id on demand.
+  const held = !key && m.kind === "incoming" && m.channel === "telegram" && a.external_id;
+  if (key || held) {
+    const href = key ? `/api/v1/files/${key}?name=${encodeURIComponent(name)}` : `/api/v1/messages/${m.id}/files/${index}`;
     const link = h("a", { href, download: name, class: "file-link", "data-key": key }, label);
-    if (!RASTER.includes(a.mime_type)) return link;
+    if (!RASTER.includes(a.mime_type) || held) return link;
     // A preview only for raster images, served inline by our own origin (never SVG).
     return h("span", { class: "file-preview" }, h("img", { src: `${href}&inline=1`, alt: name, loading: "lazy" }), link);
   }
