@@ -438,7 +438,10 @@ function composer() {
         ? await api("POST", `/conversations/${id}/notes`, { text: value })
         : await api("POST", `/conversations/${id}/reply`, { text: value, channel: picker.value || null, attachments: ready.map((f) => f.id) });
       text.value = "";
-      if (ui.mode === "reply") { ui.pending.delete(id); box.querySelector("#attach-chips")?.replaceChildren(); }
+      const current = $("reply-text");
+      if (current && current !== text && current.value === value) current.value = "";
+      // A live update may have re-rendered the composer meanwhile: clear the chips on the page.
+      if (ui.mode === "reply") { ui.pending.delete(id); $("attach-chips")?.replaceChildren(); }
       if (ui.current?.conversation.id === id) upsertMessage(m);
     } catch (e) { toast(t("failed", { msg: e.message })); }
     box.querySelector("#send").disabled = false;
