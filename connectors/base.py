@@ -117,8 +117,7 @@ class Connector(ABC):
         """The channel's own send."""
 
     async def serve_signed_file(self, request: web.Request) -> web.Response:
-        """``GET files/{key}`` for people without a login: only with a link this channel
-        signed (see `core.files.FileLinks`), before it expires."""
+        """``GET files/{key}`` without a login: only with an unexpired link this channel signed."""
         key = request.match_info["key"]
         try:
             if self.links is None or self.files is None:

@@ -406,11 +406,9 @@ class TelegramConnector(Connector):
     async def _send_parts(
         self, message: OutboundMessage, chat_id: int, reply_to: int | None
     ) -> Receipt:
-        """Send text parts then files, skipping those a previous attempt already sent.
-
-        Uploaded files go up as bytes (photos for JPEG/PNG, documents otherwise); a short text
-        rides along as the first file's caption instead of a message of its own.
-        """
+        """Send text parts then files, skipping those a previous attempt already sent."""
+        # A text that fits Telegram's caption limit rides on the first file instead of going
+        # alone; uploads go up as bytes (photos for JPEG/PNG, documents otherwise).
         done = self._sent_parts.setdefault(message.message_id, [])
         files = [a for a in message.attachments if a.key or a.external_id or a.url]
         text = message.text if message.text.strip() else ""

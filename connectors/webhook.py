@@ -130,8 +130,7 @@ class WebhookConnector(Connector):
         self.replays = ReplayGuard()
 
     def routes(self) -> list[web.RouteDef]:
-        """``POST /<channel_key>`` takes one signed message; ``GET files/<key>`` serves a file
-        a reply linked to (signed link only)."""
+        """``POST /<channel_key>`` takes a signed message; ``GET files/<key>`` a linked file."""
         return [
             web.post("/{channel_key}", self._inbound),
             web.get("/files/{key}", self.serve_signed_file),
@@ -221,8 +220,8 @@ class WebhookConnector(Connector):
         )
 
     def _attachment_out(self, file: Attachment, recipient: str) -> dict[str, Any]:
-        """A file in a reply payload; an uploaded one gets a download URL signed for this
-        recipient that expires (``FILE_LINK_TTL_SECONDS``; absolute when ``PUBLIC_URL`` is set)."""
+        """A file in a reply payload; an upload gets an expiring URL signed for the recipient."""
+        # Absolute when PUBLIC_URL is set; valid for FILE_LINK_TTL_SECONDS.
         data = file.to_dict()
         if file.key is not None:
             if self.links is None:

@@ -179,8 +179,7 @@ def sniff(data: bytes) -> str | None:
 
 
 def check_type(data: bytes, filename: str, claimed: str | None) -> str:
-    """The type to store: what the bytes are, when allowed and matching what the name and
-    the uploader claim; else `FileRefused` with the reason."""
+    """The real type of allowed bytes that match their name and claim; else `FileRefused`."""
     real = sniff(data)
     from_name = canonical_type(mimetypes.guess_type(filename, strict=False)[0])
     said = canonical_type(claimed)
@@ -206,16 +205,15 @@ def check_type(data: bytes, filename: str, claimed: str | None) -> str:
 
 
 def _compatible(claim: str, real: str, from_name: str) -> bool:
-    """Whether a claimed type agrees with the real one (text types among themselves; Windows
-    browsers call a .csv file an Excel sheet)."""
+    """Whether a claimed type agrees with the real one."""
+    # Text types agree among themselves; Windows browsers call a .csv file an Excel sheet.
     if claim == real or (claim in _TEXT and real in _TEXT):
         return True
     return real in _TEXT and claim == "application/vnd.ms-excel" and from_name == "text/csv"
 
 
 def sanitize_filename(name: str | None, content_type: str = "") -> str:
-    """A filename safe to store and show: no folders, control or direction-override
-    characters, nothing a file system refuses; letters of every script (Arabic) kept."""
+    """A file name without folders, control or direction-override characters; Arabic kept."""
     name = unicodedata.normalize("NFC", name or "")
     name = re.split(r"[\\/]", name)[-1]
     # Cc: control characters; Cf: invisible formatting, incl. U+202E that flips "gpj.exe".
@@ -249,8 +247,7 @@ def kind_for(content_type: str) -> str:
 
 
 def parse_key(key: str) -> str:
-    """The hex digest of a content key (``<hex>`` or ``sha256:<hex>``); `FileMissing` if it
-    is not one."""
+    """The hex digest of ``<hex>`` or ``sha256:<hex>``; `FileMissing` if it is neither."""
     match = _KEY.match(key or "")
     if match is None:
         raise FileMissing("no such file")
@@ -448,8 +445,7 @@ def served_type(data: bytes, name: str) -> str:
 
 
 def download_headers(name: str, content_type: str, *, inline: bool = False) -> dict[str, str]:
-    """Headers for handing a file to a browser: a download unless it is a raster image preview,
-    never sniffed, never scripted."""
+    """Browser headers: a download (inline only for raster images), never sniffed or scripted."""
     name = sanitize_filename(name, content_type)
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
     disposition = "inline" if inline and content_type in RASTER_IMAGES else "attachment"

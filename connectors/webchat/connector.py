@@ -129,8 +129,8 @@ class WebchatConnector(Connector):
         return Receipt(receipt_id, {"live": live})
 
     def _file_links(self, external_id: str, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """What the widget shows of files: name, size, type and, for files we keep, a link
-        signed for this visitor alone that expires (``path`` is relative to the widget's base)."""
+        """The widget's view of files: name, size, type and a link signed for this visitor."""
+        # ``path`` is relative to the widget's base URL; the link expires (FILE_LINK_TTL_SECONDS).
         shown = []
         for file in files:
             name = str(file.get("name") or file.get("kind") or "file")

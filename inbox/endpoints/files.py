@@ -28,8 +28,8 @@ UPLOAD_FORM = {
 
 
 def _same_origin(request: web.Request) -> None:
-    """Refuse a cookie-authenticated upload posted from another site (a form can post
-    multipart across sites, unlike our JSON bodies)."""
+    """Refuse a cookie-authenticated upload posted from another site."""
+    # A form on any site can post multipart (unlike our JSON bodies, which need a preflight).
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
         return
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
