@@ -9,7 +9,14 @@ from urllib.parse import unquote, urlsplit
 from aiohttp import BodyPartReader, web
 
 from core.errors import NotFound
-from core.files import FileMissing, FileTooLarge, download_headers, parse_key, served_type
+from core.files import (
+    ALLOWED_TYPES,
+    FileMissing,
+    FileTooLarge,
+    download_headers,
+    parse_key,
+    served_type,
+)
 from core.models import Message
 from core.types import Attachment
 from inbox.api import api
@@ -45,6 +52,14 @@ def _filename(given: str | None) -> str | None:
         with contextlib.suppress(UnicodeDecodeError):
             return unquote(given, errors="strict")
     return given
+
+
+@api.route("GET", "/uploads/limits", tag="files")
+async def upload_limits(request: web.Request) -> web.Response:
+    """The size cap and the content types an upload may have."""
+    return web.json_response(
+        {"max_bytes": request.app[FILES].max_bytes, "content_types": sorted(ALLOWED_TYPES)}
+    )
 
 
 @api.route("POST", "/uploads", tag="files", status=201, content=UPLOAD_FORM)

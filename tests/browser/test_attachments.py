@@ -7,6 +7,7 @@ from playwright.async_api import Browser, expect
 
 from core import actions
 from core.types import InboundMessage
+from inbox.keys import FILES, SETTINGS
 from tests.browser.conftest import Live, login
 from tests.inbox.conftest import eventually
 
@@ -91,3 +92,23 @@ async def test_agent_attaches_files_and_sees_them_in_the_timeline(
 async def _files(live: Live) -> list[tuple[str, bytes]] | None:
     sent = live.memory.files_sent
     return next(iter(sent.values()), None)
+
+
+async def test_oversize_file_is_refused_before_upload_in_english(
+    live: Live, browser: Browser
+) -> None:
+    """A file over the cap shows the size error at once and nothing reaches the store."""
+    await live.agent("sara")
+    conv = await _customer(live)
+    live.app[FILES].max_bytes = 32
+    page = await login(browser, live, "sara")
+    await page.locator(f'.conv-item[data-id="{conv}"]').click()
+    await page.set_input_files(
+        "#attach-input", files=[{"name": "big.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    chip = page.locator("#attach-chips .chip")
+    await expect(chip).to_have_attribute("data-state", "error")
+    await expect(chip.locator(".chip-error")).to_have_text(
+        "This file is over the size limit for attachments."
+    )
+    assert not (live.app[SETTINGS].files_dir / "uploads").exists()

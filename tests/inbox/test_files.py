@@ -184,6 +184,15 @@ async def test_reply_with_text_and_files_and_unknown_upload(client: Client) -> N
     assert resp.status == 422
 
 
+async def test_limits_tell_clients_the_cap_and_types(client: Client) -> None:
+    """Clients can check a file before uploading it."""
+    headers = await login_as(client, "sara")
+    limits = await (await client.get("/api/v1/uploads/limits", headers=headers)).json()
+    assert limits["max_bytes"] == client.app[FILES].max_bytes
+    assert "application/pdf" in limits["content_types"]
+    assert "image/svg+xml" not in limits["content_types"]
+
+
 async def test_uploads_appear_in_openapi(client: Client) -> None:
     """The upload endpoint documents its multipart body."""
     doc = await (await client.get("/api/v1/openapi.json")).json()

@@ -501,10 +501,21 @@ function uploadError(status, code, fallback) {
   return t("failed", { msg: fallback || t("f_network") });
 }
 
-function uploadFile(file, conversationId, render) {
+let uploadLimits = null;
+
+async function uploadFile(file, conversationId, render) {
   const entry = { name: file.name, size: file.size, progress: 0, id: null, error: null, xhr: null, bar: null };
   pendingFor(conversationId).push(entry);
   render();
+  // Refuse an oversize file at once: the server stops reading it, which browsers may report
+  // as a network error instead of the 413.
+  uploadLimits ??= await api("GET", "/uploads/limits").catch(() => null);
+  if (!pendingFor(conversationId).includes(entry)) return; // removed meanwhile
+  if (uploadLimits && file.size > uploadLimits.max_bytes) {
+    entry.error = t("f_too_large");
+    if (ui.current?.conversation.id === conversationId) render();
+    return;
+  }
   const body = new FormData();
   body.append("file", file, file.name);
   const xhr = new XMLHttpRequest();
@@ -549,6 +560,11 @@ function signalTyping() {
 
 function upsertMessage(m) {
   if (!ui.current || m.conversation_id !== ui.current.conversation.id) return;
+  const known = ui.current.messages.get(m.id);
+  // The reply's own API answer can arrive after the live "sent" update: never step back to queued.
+  if (known && m.delivery_status === "queued" && known.delivery_status && known.delivery_status !== "queued") {
+    m = { ...m, delivery_status: known.delivery_status, delivery_error: known.delivery_error, channel_message_id: known.channel_message_id };
+  }
   ui.current.messages.set(m.id, m);
   const timeline = $("timeline");
   if (!timeline) return;
