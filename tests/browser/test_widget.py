@@ -154,6 +154,7 @@ async def test_typed_markup_stays_text(browser: Browser, service: Service) -> No
     await say(page, EVIL)
     await expect(page.locator(".tw-visitor .tw-text")).to_have_text([EVIL])
     await expect(page.locator(".tw-visitor img")).to_have_count(0)
+    await expect(page.locator(".tw-pending")).to_have_count(0)  # acked: stored by the service
     conv = await conversation(service)
     incoming = [m for m in conv["messages"] if m["kind"] == "incoming"]
     assert incoming[0]["text"] == EVIL
