@@ -109,6 +109,7 @@ class ChannelReads:
                 "id": m.id,
                 "author": "visitor" if m.kind == MessageKind.INCOMING else str(m.author),
                 "text": m.text,
+                "attachments": list(m.attachments or []),
                 "client_id": m.channel_message_id if m.kind == MessageKind.INCOMING else None,
                 "status": m.delivery_status,
                 "at": m.created_at.isoformat() if m.created_at else None,

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -66,6 +66,7 @@ class WebchatConnector(Connector):
 
     name = CHANNEL
     typing_is_live = True
+    carries_files = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,6 +115,7 @@ class WebchatConnector(Connector):
             web.post("/contact", self._contact),
             web.get("/telegram", self._telegram_link),
             web.get("/ws", self._websocket),
+            web.get("/files/{key}", self.serve_signed_file),
             web.options("/{tail:.*}", self._preflight),
         ]
 
@@ -125,6 +127,9 @@ class WebchatConnector(Connector):
                 "id": message.message_id,
                 "author": "agent",
                 "text": message.text,
+                "attachments": self._file_links(
+                    message.recipient_id, [a.to_dict() for a in message.attachments]
+                ),
                 "at": datetime.now(UTC).isoformat(),
             },
         }
@@ -147,6 +152,24 @@ class WebchatConnector(Connector):
             return Receipt(receipt_id, {"live": 0, "forwarded": "email", "email": email,
                                         "email_id": forwarded.external_message_id})  # fmt: skip
         return Receipt(receipt_id, {"live": live})
+
+    def _file_links(self, external_id: str, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The widget's view of files: name, size, type and a link signed for this visitor."""
+        # ``path`` is relative to the widget's base URL; the link expires (FILE_LINK_TTL_SECONDS).
+        shown = []
+        for file in files:
+            name = str(file.get("name") or file.get("kind") or "file")
+            entry: dict[str, Any] = {
+                "name": name,
+                "size": file.get("size"),
+                "content_type": file.get("mime_type"),
+            }
+            key = file.get("key")
+            if key and self.links is not None:
+                query = self.links.query(CHANNEL, key, external_id, name)
+                entry["path"] = f"/files/{key}?{urlencode(query)}"
+            shown.append(entry)
+        return shown
 
     async def typing(self, external_id: str) -> int:
         """Show the typing indicator in a visitor's open tabs; returns how many got it."""
@@ -220,6 +243,7 @@ class WebchatConnector(Connector):
             return []
         rows = await self.reads.history(visitor.external_id, after_id=after)
         for row in rows:
+            row["attachments"] = self._file_links(visitor.external_id, row.get("attachments") or [])
             if row["author"] != "visitor":
                 row["author"] = "agent"
             elif row["client_id"]:

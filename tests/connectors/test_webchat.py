@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +16,7 @@ from connectors.webchat.security import RateLimiter, Tokens, identity_hash
 from core.actions import do_ingest
 from core.types import InboundMessage, Role
 from inbox.app import create_app
-from inbox.keys import CONNECTORS, RUNTIME
+from inbox.keys import CONNECTORS, FILES, RUNTIME
 from tests.conftest import make_settings
 from tests.connectors.bot_api import BOT_USER, BotApi
 from tests.connectors.conftest import SmtpSink, env_for_email, post_update, tg_fixture
@@ -513,3 +515,64 @@ async def test_visitor_continues_on_telegram_as_the_same_customer(
     (action,) = bot_api.sent("sendChatAction")
     assert action.params == {"chat_id": "777000222", "action": "typing"}
     await ws.close()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
+
+
+async def test_visitor_gets_a_signed_link_to_the_agents_file(client: Client) -> None:
+    """A file reaches the visitor live and in history as a link signed for that visitor; the
+    link downloads the bytes, while an altered, another visitor's or expired link gets 403."""
+    s = await session(client)
+    other = await session(client)
+    ws = await client.ws_connect(f"/channels/webchat/ws?token={s['token']}", headers=own(client))
+    assert (await ws.receive_json())["type"] == "hello"
+    assert (await post(client, s["token"], "أرسل صورة الشحنة", "f1", own(client))).status == 200
+    headers = await login_as(client, "sara", Role.AGENT)
+    conv = (await (await client.get("/api/v1/conversations", headers=headers)).json())["items"]
+    stored = await client.app[FILES].put(PNG, "الشحنة.png", "image/png")
+    resp = await client.post(
+        f"/api/v1/conversations/{conv[0]['id']}/reply",
+        json={"text": "تفضل", "attachments": [stored.id]},
+        headers=headers,
+    )
+    assert resp.status == 201
+
+    async def live() -> Any:
+        frame = await ws.receive_json(timeout=5)
+        return frame if frame["type"] == "message" and frame["message"]["text"] == "تفضل" else None
+
+    frame = await eventually(live)
+    await ws.close()
+    (file,) = frame["message"]["attachments"]
+    assert (file["name"], file["content_type"], file["size"]) == (
+        "الشحنة.png",
+        "image/png",
+        len(PNG),
+    )
+    assert file["path"].startswith(f"/files/{stored.key}?")
+    client.session.cookie_jar.clear()  # the visitor has no inbox session
+    resp = await client.get(f"/channels/webchat{file['path']}")
+    assert resp.status == 200
+    assert await resp.read() == PNG
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+
+    history = await client.get(
+        "/channels/webchat/messages", headers={**own(client), "X-Visitor-Token": s["token"]}
+    )
+    (reply,) = [m for m in (await history.json())["messages"] if m["author"] == "agent"]
+    assert (await client.get(f"/channels/webchat{reply['attachments'][0]['path']}")).status == 200
+
+    links = webchat(client).links
+    assert links is not None
+    query = dict(urllib.parse.parse_qsl(file["path"].split("?", 1)[1]))
+    for_other = {**query, "for": f"demo:{other['visitor_id']}"}
+    expired = links.query("webchat", stored.key, f"demo:{s['visitor_id']}", "الشحنة.png",
+                          now=time.time() - 2 * links.ttl_seconds)  # fmt: skip
+    for bad, code in ((for_other, "bad_link"), (expired, "link_expired")):
+        resp = await client.get(f"/channels/webchat/files/{stored.key}", params=bad)
+        assert resp.status == 403
+        assert (await resp.json())["error"]["code"] == code
+    resp = await client.get(f"/channels/webchat/files/{'0' * 64}", params=query)
+    assert resp.status == 403

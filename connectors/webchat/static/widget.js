@@ -102,9 +102,25 @@
     var li = el("li", "tw-msg " + (m.author === "visitor" ? "tw-visitor" : "tw-agent"));
     var body = el("div", "tw-text", m.text); body.setAttribute("dir", "auto");
     li.appendChild(body);
+    if (!m.text) body.hidden = true;
+    (m.attachments || []).forEach(function (a) { li.appendChild(fileLink(a)); });
     if (m.id) li.setAttribute("data-id", String(m.id));
     if (m.client_id) li.setAttribute("data-client-id", m.client_id);
     return li;
+  }
+  var RASTER = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+  /* A file from the agent: a link signed for this visitor (it expires), names as text only. */
+  function fileLink(a) {
+    var name = String(a.name || "file");
+    var path = typeof a.path === "string" && a.path.indexOf("/files/") === 0 ? a.path : null;
+    if (!path) return el("span", "tw-file", "📎 " + name);
+    var link = el("a", "tw-file", "📎 " + name);
+    link.href = api + path; link.target = "_blank"; link.rel = "noopener noreferrer";
+    if (RASTER.indexOf(a.content_type) >= 0) {
+      var img = el("img", "tw-thumb"); img.src = api + path + "&inline=1"; img.alt = name;
+      link.insertBefore(img, link.firstChild);
+    }
+    return link;
   }
   function render(m) {
     if (m.id && state.rendered[m.id]) return;
