@@ -69,13 +69,15 @@ def rasa_stack() -> Iterator[str]:
         ACTIONS_PORT=str(TEST_ACTIONS_PORT),
         RASA_RUN=str(REPO / ".rasa" / "run-test"),
         TAWASUL_API_URL=f"http://127.0.0.1:{orders.server_address[1]}",
+        # Loading TensorFlow and the model takes ~20 s alone but minutes on a loaded 2-core box.
+        RASA_WAIT="360",
         TAWASUL_BOT_TOKEN="test-token",
     )
     serve = str(REPO / "bot" / "serve.sh")
     # A stack left over from an interrupted run would point at an older orders stub.
     subprocess.run([serve, "down"], env=env, check=False, timeout=60)
     try:
-        subprocess.run([serve, "up"], env=env, check=True, timeout=180)
+        subprocess.run([serve, "up"], env=env, check=True, timeout=420)
         yield f"http://127.0.0.1:{TEST_RASA_PORT}"
     finally:
         subprocess.run([serve, "down"], env=env, check=False, timeout=60)

@@ -50,12 +50,14 @@ def stack() -> Iterator[Stack]:
         ACTIONS_PORT=str(actions_port),
         RASA_RUN=str(REPO / ".rasa" / "run-widget"),
         TAWASUL_API_URL=f"http://127.0.0.1:{app_port}",
+        # Loading TensorFlow and the model takes ~20 s alone but minutes on a loaded 2-core box.
+        RASA_WAIT="360",
         TAWASUL_BOT_TOKEN=TOKEN,
     )
     serve = str(REPO / "bot" / "serve.sh")
     subprocess.run([serve, "down"], env=env, check=False, timeout=60)
     try:
-        subprocess.run([serve, "up"], env=env, check=True, timeout=240)
+        subprocess.run([serve, "up"], env=env, check=True, timeout=420)
         yield Stack(f"http://127.0.0.1:{rasa_port}", app_port)
     finally:
         subprocess.run([serve, "down"], env=env, check=False, timeout=60)
