@@ -13,6 +13,7 @@ from inbox.endpoints import (
     presence,
     search,
     supervision,
+    teams,
     webhooks,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "presence",
     "search",
     "supervision",
+    "teams",
     "webhooks",
 ]
