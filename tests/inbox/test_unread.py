@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from sqlalchemy import event
 
 from core import actions
 from core.types import InboundMessage, Role
-from inbox.keys import RUNTIME
+from inbox.app import create_app
+from inbox.keys import ENGINE, RUNTIME
+from tests.conftest import make_settings
 from tests.inbox.conftest import Client, login_as
 
 
@@ -79,13 +84,13 @@ async def test_read_refuses_foreign_messages_and_unknown_conversations(db_client
     assert resp.status == 422
 
 
-async def test_list_with_unread_is_not_n_plus_one(db_client: Client) -> None:
+async def test_list_with_unread_is_not_n_plus_one(
+    aiohttp_client: Callable[..., Awaitable[Client]], database_url: str
+) -> None:
     """The list runs the same number of queries for 2 conversations as for 12."""
-    from sqlalchemy import event
-
-    from inbox.keys import ENGINE
-
-    client = db_client
+    # No workers: their background queries would be counted too.
+    app = create_app(make_settings(database_url), migrate=False, workers=False)
+    client = await aiohttp_client(app)
     sara = await login_as(client, "sara")
     statements: list[str] = []
 
