@@ -22,11 +22,12 @@ async def unread_counts(
 ) -> dict[int, int]:
     """Incoming customer messages after the agent's marker, for a page of conversations.
 
-    One grouped query for the whole page, walking ``ix_messages_conversation_timeline`` from
-    each marker on; conversations with nothing unread are absent.
+    One grouped query for the whole page (``ix_messages_conversation_timeline`` for the
+    messages, the primary key for the markers); conversations with nothing unread are absent.
     """
     if not conversation_ids:
         return {}
+    ids = list(conversation_ids)
     marker = func.coalesce(ConversationRead.last_read_message_id, 0)
     rows = await session.execute(
         select(Message.conversation_id, func.count())
@@ -36,10 +37,13 @@ async def unread_counts(
             and_(
                 ConversationRead.conversation_id == Message.conversation_id,
                 ConversationRead.agent_id == agent_id,
+                # Repeated here so the markers are read by primary key for this page only,
+                # not hashed from every marker the agent has (16k rows: 4 ms in the bench).
+                ConversationRead.conversation_id.in_(ids),
             ),
         )
         .where(
-            Message.conversation_id.in_(list(conversation_ids)),
+            Message.conversation_id.in_(ids),
             Message.kind == MessageKind.INCOMING,
             Message.id > marker,
         )

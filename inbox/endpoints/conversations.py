@@ -8,11 +8,12 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import actions
 from core.errors import Invalid, NotFound
-from core.models import Conversation, Customer, Message, TeamMember
+from core.models import Conversation, Customer, Message, Team, TeamMember
 from core.reads import do_mark_read, unread_counts
 from core.serialize import conversation_dict, customer_dict, message_dict
 from core.types import ConversationStatus, Role
@@ -111,6 +112,9 @@ async def list_conversations(request: web.Request, query: ConversationQuery) -> 
     stmt = (
         select(Conversation, Customer.display_name, Customer.language)
         .join(Customer, Customer.id == Conversation.customer_id)
+        # The team's name comes in the same round trip (teams are few; the join is a hash).
+        .outerjoin(Team, Team.id == Conversation.team_id)
+        .options(contains_eager(Conversation.team))
         .where(*filters)
         .order_by(*order)
         .limit(query.limit + 1)
