@@ -8,6 +8,7 @@ from core import actions
 from core.types import InboundMessage, Role
 from inbox.keys import RUNTIME
 from tests.inbox.conftest import Client, login_as
+from tests.inbox.test_ws import next_event
 
 
 async def _conversation(client: Client, sender: str, text: str = "وين طلبي؟") -> int:
@@ -182,3 +183,25 @@ async def test_deleting_a_team_shows_on_the_timeline(db_client: Client) -> None:
     detail = await (await client.get(f"/api/v1/conversations/{cid}", headers=sup)).json()
     assert detail["conversation"]["team"] is None
     assert detail["messages"][-1]["meta"]["reason"] == "team_deleted"
+
+
+async def test_team_routing_and_reads_are_pushed_live(client: Client) -> None:
+    """The socket gets conversation.team_assigned with the team, and my conversation.read."""
+    sara = await login_as(client, "sara")
+    sup = await login_as(client, "huda", Role.SUPERVISOR)
+    team = await (await client.post("/api/v1/teams", json={"name": "الشحن"}, headers=sup)).json()
+    cid = await _conversation(client, "nora")
+    ws = await client.ws_connect("/api/v1/ws", headers=sara)
+    await next_event(ws, "hello")
+    await client.post(
+        f"/api/v1/conversations/{cid}/team", json={"team_id": team["id"]}, headers=sup
+    )
+    event = await next_event(ws, "conversation.team_assigned")
+    assert event["data"]["id"] == cid
+    assert event["data"]["team"] == {"id": team["id"], "name": "الشحن"}
+    await client.post(f"/api/v1/conversations/{cid}/read", json={}, headers=sara)
+    read = await next_event(ws, "conversation.read")
+    assert read["data"]["conversation_id"] == cid and read["data"]["agent_id"] == await _me(
+        client, sara
+    )
+    await ws.close()

@@ -101,7 +101,7 @@ export async function loadTeams() {
 export function teamChip(c, id = undefined) {
   if (!c.team_id) return null;
   const name = state.teams.get(c.team_id)?.name || c.team?.name || `#${c.team_id}`;
-  return h("span", { class: "badge team-chip", "data-team": c.team_id, id, title: t("team_label") }, `👥 ${name}`);
+  return h("span", { class: "badge team-chip", "data-team": c.team_id, id, title: t("team_label"), dir: "auto" }, name);
 }
 
 export function agentName(id) { return state.agents.get(id)?.display_name || t("agent_fallback"); }

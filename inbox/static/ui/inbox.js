@@ -282,7 +282,7 @@ function safeUrl(url) {
 function messageEl(m) {
   if (m.kind === "activity") {
     return h("div", { class: `msg msg-activity${m.meta?.action === "alert" ? " alert" : ""}`, "data-id": m.id, "data-kind": "activity", role: "note" },
-      h("span", {}, activityText(m)), " · ", h("time", { datetime: m.created_at }, fmtTime(m.created_at)));
+      h("span", { dir: "auto" }, activityText(m)), " · ", h("time", { datetime: m.created_at }, fmtTime(m.created_at)));
   }
   const angry = m.sentiment?.label === "angry";
   const delivery = m.kind === "outgoing" && m.delivery_status
