@@ -10,8 +10,16 @@ from typing import Any, ClassVar, Self
 from aiohttp import ClientSession, web
 
 from core.actions import IngestResult
+from core.files import (
+    FileLinks,
+    FileMissing,
+    FileStore,
+    LinkRefused,
+    download_headers,
+    served_type,
+)
 from core.runtime import PermanentDeliveryError
-from core.types import InboundMessage, OutboundMessage, Receipt
+from core.types import Attachment, InboundMessage, OutboundMessage, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,12 @@ class Connector(ABC):
     """
 
     name: ClassVar[str]
+    # True when typing() reaches only sessions the customer has open right now (a browser tab),
+    # so it may be shown on such a channel even when replies go elsewhere.
+    typing_is_live: ClassVar[bool] = False
+    # Whether ``_send`` delivers files agents uploaded; a channel that cannot is refused
+    # them with a visible reason instead of silently dropping them.
+    carries_files: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -42,6 +56,9 @@ class Connector(ABC):
         self.config = dict(config or {})
         self.http = http
         self.on_blocked: BlockedHook | None = None
+        # Set by the app: where uploaded files live, and who signs links to them.
+        self.files: FileStore | None = None
+        self.links: FileLinks | None = None
 
     @classmethod
     def from_settings(
@@ -82,11 +99,53 @@ class Connector(ABC):
             raise SendRefused("private notes never leave the inbox")
         if message.external_message_id:
             raise SendRefused(f"message {message.message_id} was already sent")
+        if not self.carries_files and any(a.key for a in message.attachments):
+            raise PermanentDeliveryError(
+                f"the {self.name} channel cannot carry files; send the text alone or use "
+                "another channel"
+            )
         return await self._send(message)
+
+    async def typing(self, external_id: str) -> int:
+        """Show the customer that an agent is writing; how many sessions got it (default none).
+
+        Args:
+            external_id: the customer's id on this channel.
+
+        Returns:
+            How many of the customer's sessions or chats were told.
+        """
+        return 0
+
+    async def file_bytes(self, attachment: Attachment) -> bytes:
+        """The bytes of an uploaded file, for channels that send them along."""
+        if attachment.key is None or self.files is None:
+            raise PermanentDeliveryError(f"the file {attachment.name!r} is not in the file store")
+        try:
+            return await self.files.open(attachment.key)
+        except FileMissing as exc:
+            raise PermanentDeliveryError(f"the file {attachment.name!r} is gone") from exc
 
     @abstractmethod
     async def _send(self, message: OutboundMessage) -> Receipt:
         """The channel's own send."""
+
+    async def serve_signed_file(self, request: web.Request) -> web.Response:
+        """``GET files/{key}`` without a login: only with an unexpired link this channel signed."""
+        key = request.match_info["key"]
+        try:
+            if self.links is None or self.files is None:
+                raise FileMissing("this service keeps no files")
+            self.links.check(self.name, key, dict(request.query))
+            data = await self.files.open(key)
+        except (LinkRefused, FileMissing) as exc:
+            return web.json_response(
+                {"error": {"code": exc.code, "message": exc.message}}, status=exc.http_status
+            )
+        name = request.query["name"]
+        content_type = served_type(data, name)
+        inline = request.query.get("inline") == "1"
+        return web.Response(body=data, headers=download_headers(name, content_type, inline=inline))
 
     def describe(self) -> dict[str, Any]:
         """What the admin UI shows about this channel."""

@@ -16,10 +16,13 @@ class MemoryConnector(Connector):
     """Keeps what it sends in a list; takes inbound messages from code or a dev route."""
 
     name = "memory"
+    carries_files = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sent: list[OutboundMessage] = []
+        # message id -> (file name, bytes) of every uploaded file it carried
+        self.files_sent: dict[int, list[tuple[str, bytes]]] = {}
         self.fail_next: list[Exception] = []
         self._ids = itertools.count(1)
 
@@ -32,6 +35,9 @@ class MemoryConnector(Connector):
     async def _send(self, message: OutboundMessage) -> Receipt:
         if self.fail_next:
             raise self.fail_next.pop(0)
+        files = [(a.name or "", await self.file_bytes(a)) for a in message.attachments if a.key]
+        if files:
+            self.files_sent[message.message_id] = files
         self.sent.append(message)
         return Receipt(f"mem-out-{next(self._ids)}")
 
@@ -72,6 +78,7 @@ class MemoryConnector(Connector):
                     "recipient_id": m.recipient_id,
                     "text": m.text,
                     "reply_to": m.reply_to_external_id,
+                    "attachments": [a.to_dict() for a in m.attachments],
                 }
                 for m in self.sent
             ]

@@ -23,12 +23,13 @@ from functools import partial
 from typing import Any, NoReturn, TypeVar
 
 from aiohttp import web
-from telegram import Bot, Message, ReplyParameters, Update
-from telegram.constants import ChatType, MessageLimit
+from telegram import Bot, InputFile, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from connectors.base import BlockedHook, Connector
+from core.files import FileMissing
 from core.runtime import PermanentDeliveryError
 from core.types import Attachment, InboundMessage, OutboundMessage, Receipt
 
@@ -44,6 +45,9 @@ SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # the Bot API's getFile limit
 ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member"]
 LinkHook = Callable[[str, str, str], Awaitable[None]]
+# Telegram recompresses photos; these go as photos, everything else as documents.
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
 
 
 def utf16_len(text: str) -> int:
@@ -138,6 +142,7 @@ class TelegramConnector(Connector):
     """A Telegram bot's private chats; group chats are logged and left alone."""
 
     name = "telegram"
+    carries_files = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -267,6 +272,15 @@ class TelegramConnector(Connector):
             edited=update.edited_message is not None,
         )
 
+    async def open_attachment(self, attachment: Attachment) -> bytes:
+        """A customer's file, fetched from Telegram by its file id (for agents to download)."""
+        if not attachment.external_id:
+            raise FileMissing("this file has no Telegram file id")
+        try:
+            return await self.fetch_file(attachment.external_id)
+        except (TelegramError, ValueError) as exc:
+            raise FileMissing(f"Telegram did not give the file: {exc}") from exc
+
     async def fetch_file(self, file_id: str) -> bytes:
         """Download a customer's file by its Telegram file id (for the inbox to show it)."""
         file = await self.bot.get_file(file_id)
@@ -347,6 +361,15 @@ class TelegramConnector(Connector):
 
     # --- outbound --------------------------------------------------------------------------
 
+    async def typing(self, external_id: str) -> int:
+        """``sendChatAction typing``: Telegram shows it for about five seconds."""
+        try:
+            await self.bot.send_chat_action(int(external_id), ChatAction.TYPING)
+        except (ValueError, TelegramError) as exc:
+            log.info("telegram: typing not shown to %s: %s", external_id, exc)
+            return 0
+        return 1
+
     async def _call(self, recipient: str, call: Callable[[], Awaitable[T]]) -> T:
         """One Bot API call: wait out short 429s, mark blocks, let the rest be retried."""
         for _ in range(5):
@@ -393,40 +416,57 @@ class TelegramConnector(Connector):
         self, message: OutboundMessage, chat_id: int, reply_to: int | None
     ) -> Receipt:
         """Send text parts then files, skipping those a previous attempt already sent."""
+        # A text that fits Telegram's caption limit rides on the first file instead of going
+        # alone; uploads go up as bytes (photos for JPEG/PNG, documents otherwise).
         done = self._sent_parts.setdefault(message.message_id, [])
-        parts = split_text(message.text) if message.text.strip() else []
-        files = [a for a in message.attachments if a.external_id or a.url]
-        for index, part in enumerate(parts):
+        files = [a for a in message.attachments if a.key or a.external_id or a.url]
+        text = message.text if message.text.strip() else ""
+        caption = text if files and utf16_len(text) <= MessageLimit.CAPTION_LENGTH else None
+        parts = split_text(text) if text and caption is None else []
+        steps: list[Callable[[ReplyParameters | None], Awaitable[Message]]] = [
+            partial(self._send_text, chat_id, part) for part in parts
+        ]
+        steps += [
+            partial(self._send_file, chat_id, file, caption if index == 0 else None)
+            for index, file in enumerate(files)
+        ]
+        for index, step in enumerate(steps):
             if index < len(done):
                 continue
-            sent = await self._call(
-                message.recipient_id,
-                partial(
-                    self.bot.send_message,
-                    chat_id,
-                    part,
-                    reply_parameters=self._thread(reply_to if index == 0 else None),
-                ),
-            )
-            done.append(sent.message_id)
-        for index, file in enumerate(files, start=len(parts)):
-            if index < len(done):
-                continue
-            doc = file.external_id or file.url or ""
-            sent = await self._call(
-                message.recipient_id,
-                partial(
-                    self.bot.send_document,
-                    chat_id,
-                    doc,
-                    reply_parameters=self._thread(reply_to if index == 0 else None),
-                ),
-            )
+            thread = self._thread(reply_to if index == 0 else None)
+            sent = await self._call(message.recipient_id, partial(step, thread))
             done.append(sent.message_id)
         ids = self._sent_parts.pop(message.message_id)
         if not ids:
             raise PermanentDeliveryError("nothing to send: no text and no sendable file")
         return Receipt(f"{chat_id}:{ids[0]}", {"telegram_message_ids": ids})
+
+    async def _send_text(self, chat_id: int, text: str, thread: ReplyParameters | None) -> Message:
+        """One text message."""
+        return await self.bot.send_message(chat_id, text, reply_parameters=thread)
+
+    async def _send_file(
+        self,
+        chat_id: int,
+        file: Attachment,
+        caption: str | None,
+        thread: ReplyParameters | None,
+    ) -> Message:
+        """One file: an upload's bytes, or a file Telegram already has (id or URL)."""
+        if file.key is None:
+            doc = file.external_id or file.url or ""
+            return await self.bot.send_document(
+                chat_id, doc, caption=caption, reply_parameters=thread
+            )
+        data = await self.file_bytes(file)
+        name = file.name or "file"
+        if file.mime_type in PHOTO_TYPES and len(data) <= PHOTO_MAX_BYTES:
+            return await self.bot.send_photo(
+                chat_id, InputFile(data, filename=name), caption=caption, reply_parameters=thread
+            )
+        return await self.bot.send_document(
+            chat_id, InputFile(data, filename=name), caption=caption, reply_parameters=thread
+        )
 
 
 def _scrub(raw: dict[str, Any]) -> dict[str, Any]:

@@ -112,6 +112,7 @@ class WebhookConnector(Connector):
     """Signed JSON in, signed JSON replies out, one key and secret per integration."""
 
     name = "webhook"
+    carries_files = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,8 +130,11 @@ class WebhookConnector(Connector):
         self.replays = ReplayGuard()
 
     def routes(self) -> list[web.RouteDef]:
-        """``POST /<channel_key>`` takes one signed message."""
-        return [web.post("/{channel_key}", self._inbound)]
+        """``POST /<channel_key>`` takes a signed message; ``GET files/<key>`` a linked file."""
+        return [
+            web.post("/{channel_key}", self._inbound),
+            web.get("/files/{key}", self.serve_signed_file),
+        ]
 
     def describe(self) -> dict[str, Any]:
         """The integrations configured, without their secrets."""
@@ -215,6 +219,19 @@ class WebhookConnector(Connector):
             sender_profile=profile,
         )
 
+    def _attachment_out(self, file: Attachment, recipient: str) -> dict[str, Any]:
+        """A file in a reply payload; an upload gets an expiring URL signed for the recipient."""
+        # Absolute when PUBLIC_URL is set; valid for FILE_LINK_TTL_SECONDS.
+        data = file.to_dict()
+        if file.key is not None:
+            if self.links is None:
+                raise PermanentDeliveryError("the webhook channel cannot link files yet")
+            name = file.name or "file"
+            data["url"] = self.links.url("/channels/webhook/files", self.name, file.key,
+                                         recipient, name)  # fmt: skip
+            data["url_expires_in"] = self.links.ttl_seconds
+        return data
+
     async def _send(self, message: OutboundMessage) -> Receipt:
         key, _, sender = message.recipient_id.partition(":")
         url = self.reply_urls.get(key)
@@ -228,7 +245,9 @@ class WebhookConnector(Connector):
                 "channel_key": key,
                 "recipient": {"id": sender},
                 "text": message.text,
-                "attachments": [a.to_dict() for a in message.attachments],
+                "attachments": [
+                    self._attachment_out(a, message.recipient_id) for a in message.attachments
+                ],
                 "reply_to": reply_to.partition(":")[2] or None,
                 "language": message.language,
             },

@@ -382,7 +382,8 @@ async def do_reply(
                 )
         conv.updated_at = now
         conv.last_message_at = now
-        conv.preview = text[:280]
+        names = ", ".join(a.name or a.kind for a in attachments)
+        conv.preview = (text if text.strip() else f"📎 {names}")[:280]
         await session.flush()
         out.append(Event(ev.MESSAGE_CREATED, message_dict(message)))
         out.append(Event(ev.CONVERSATION_UPDATED, conversation_dict(conv)))

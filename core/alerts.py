@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actions import emit
 from core.db import in_transaction
 from core.errors import NotFound
 from core.events import Event
-from core.models import Agent, Message, utcnow
+from core.models import Agent, Conversation, Identity, Message, utcnow
 from core.runtime import Runtime
 from core.serialize import message_dict
-from core.types import MessageKind, Role
+from core.types import ConversationStatus, MessageKind, Role
 
 ALERT_ACKNOWLEDGED = "alert.acknowledged"
 AGENT_TYPING = "agent.typing"
@@ -47,3 +48,21 @@ async def do_signal_typing(rt: Runtime, conversation_id: int, agent: Agent, mode
         "mode": mode,
     }
     await emit(rt, [Event(AGENT_TYPING, payload)])
+
+
+async def typing_recipients(
+    rt: Runtime, conversation_id: int
+) -> tuple[list[tuple[str, str]], str | None]:
+    """Unblocked identities of the customer, newest first, and the reply channel."""
+    async with rt.sessions() as session:
+        conv = await session.get(Conversation, conversation_id)
+        if conv is None or conv.status == ConversationStatus.RESOLVED:
+            return [], None
+        rows = (
+            await session.execute(
+                select(Identity.channel, Identity.external_id)
+                .where(Identity.customer_id == conv.customer_id, Identity.blocked.is_(False))
+                .order_by(Identity.last_seen_at.desc(), Identity.id.desc())
+            )
+        ).all()
+    return [(str(channel), str(ext)) for channel, ext in rows], conv.last_channel

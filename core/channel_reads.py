@@ -49,12 +49,27 @@ class ChannelReads:
             ).scalar_one_or_none()
         return dict(meta) if meta is not None else None
 
+    async def contact_email(self, external_id: str) -> str | None:
+        """The email a visitor on this channel left to be answered at, if any."""
+        async with self.sessions() as session:
+            profile = (
+                await session.execute(
+                    select(Identity.profile).where(
+                        Identity.channel == self.channel, Identity.external_id == external_id
+                    )
+                )
+            ).scalar_one_or_none()
+        email = (profile or {}).get("contact_email")
+        return str(email) if email else None
+
     async def history(
         self, external_id: str, *, after_id: int = 0, limit: int = 50
     ) -> list[dict[str, Any]]:
-        """What the customer behind this identity may see: their messages and our replies.
+        """What the customer behind this identity may see: their messages and our replies here.
 
-        Private notes and activity entries never appear; oldest first, at most ``limit``.
+        Only this channel's messages: an email the visitor typed unverified may get mail from
+        that address onto their customer, and it must not show up in their chat. Private notes
+        and activity entries never appear; oldest first, at most ``limit``.
         """
         async with self.sessions() as session:
             identity = (
@@ -78,6 +93,7 @@ class ChannelReads:
                         select(Message)
                         .where(
                             Message.customer_id.in_({identity.customer_id, customer_id}),
+                            Message.channel == self.channel,
                             Message.kind.in_([MessageKind.INCOMING, MessageKind.OUTGOING]),
                             Message.id > after_id,
                         )
@@ -93,6 +109,7 @@ class ChannelReads:
                 "id": m.id,
                 "author": "visitor" if m.kind == MessageKind.INCOMING else str(m.author),
                 "text": m.text,
+                "attachments": list(m.attachments or []),
                 "client_id": m.channel_message_id if m.kind == MessageKind.INCOMING else None,
                 "status": m.delivery_status,
                 "at": m.created_at.isoformat() if m.created_at else None,

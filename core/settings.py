@@ -54,6 +54,12 @@ class Settings(BaseSettings):
 
     channels: str = "memory"
 
+    # Agents' attachments (core/files.py): kept on disk by content hash, capped in size;
+    # links for visitors and webhook integrations expire after FILE_LINK_TTL_SECONDS.
+    files_dir: Path = Path("var/files")
+    files_max_bytes: int = 10 * 1024 * 1024
+    file_link_ttl_seconds: int = 3600
+
     # Outgoing event webhooks (core/webhooks.py): retried with backoff for hours, then failed;
     # an endpoint failing this many times in a row is paused until an admin resumes it.
     webhook_poll_seconds: float = 1.0

@@ -81,10 +81,11 @@ class Attachment:
     size: int | None = None
     url: str | None = None
     external_id: str | None = None
+    key: str | None = None  # the file store's content key, for files agents uploaded
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
-        return {
+        data: dict[str, Any] = {
             "kind": self.kind,
             "name": self.name,
             "mime_type": self.mime_type,
@@ -92,6 +93,9 @@ class Attachment:
             "url": self.url,
             "external_id": self.external_id,
         }
+        if self.key is not None:
+            data["key"] = self.key
+        return data
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ class Endpoint:
     body: type[BaseModel] | None
     query: type[BaseModel] | None
     status: int
+    content: dict[str, Any] | None = None  # a non-JSON request body (uploads), for OpenAPI
 
 
 def current_agent(request: web.Request) -> Agent:
@@ -92,6 +93,7 @@ class Api:
         summary: str = "",
         tag: str = "",
         status: int = 200,
+        content: dict[str, Any] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare an endpoint; ``body``/``query`` parameters typed as models are validated."""
 
@@ -112,6 +114,7 @@ class Api:
                     if isinstance(query, type) and issubclass(query, BaseModel)
                     else None,
                     status=status,
+                    content=content,
                 )
             )
             return handler
@@ -186,6 +189,8 @@ class Api:
                         }
                     },
                 }
+            if ep.content is not None:
+                op["requestBody"] = {"required": True, "content": ep.content}
             paths.setdefault(self.prefix + ep.path, {})[ep.method.lower()] = op
         schemas["Error"] = {
             "type": "object",

@@ -18,6 +18,7 @@ from core.bus import Bus, InProcessBus, RetryPolicy, delivery_queue, pipeline_qu
 from core.channel_reads import ChannelReads
 from core.db import make_engine, make_sessions
 from core.delivery import handle_delivery_job, on_delivery_dead
+from core.files import FileLinks, LocalFileStore
 from core.identity_links import do_link_identity
 from core.migrate import upgrade
 from core.pipeline import Step, handle_pipeline_job, on_pipeline_dead, sweep_forever
@@ -25,11 +26,12 @@ from core.routing import HumanRouting
 from core.runtime import Runtime
 from core.settings import Settings
 from core.types import InboundMessage
+from core.visitors import do_identify_visitor, do_issue_link_token, do_record_contact
 from core.webhooks import WebhookWorker
 from inbox.api import api
 from inbox.auth import auth_middleware
 from inbox.errors import error_middleware
-from inbox.keys import CONNECTORS, ENGINE, HTTP, RUNTIME, SETTINGS, SOCKETS
+from inbox.keys import CONNECTORS, ENGINE, FILES, HTTP, RUNTIME, SETTINGS, SOCKETS
 from inbox.pages import setup_pages
 from inbox.ws import fan_out, websocket
 
@@ -118,7 +120,14 @@ def create_app(
         settings.channel_names(), {n: settings.section(n) for n in settings.channel_names()}, sink
     )
     app[CONNECTORS] = connectors
+    files = LocalFileStore(settings.files_dir, settings.files_max_bytes)
+    app[FILES] = files
+    links = FileLinks(
+        settings.secret_key.get_secret_value(), settings.file_link_ttl_seconds, settings.public_url
+    )
     for name, connector in connectors.by_name.items():
+        connector.files = files
+        connector.links = links
         sub = web.Application(client_max_size=settings.max_body_bytes)
         sub.add_routes(connector.routes())
         if connector.routes():
@@ -165,6 +174,12 @@ def create_app(
                 )
             if hasattr(connector, "on_link"):  # channels that can link identities (Telegram)
                 connector.on_link = partial(do_link_identity, app[RUNTIME])
+            if hasattr(connector, "on_identify"):  # channels whose visitors say who they are
+                connector.on_identify = partial(do_identify_visitor, app[RUNTIME])
+            if hasattr(connector, "on_contact"):  # offline visitors leaving an email
+                connector.on_contact = partial(do_record_contact, app[RUNTIME])
+            if hasattr(connector, "on_link_request"):  # visitors continuing on Telegram
+                connector.on_link_request = partial(do_issue_link_token, app[RUNTIME])
             if hasattr(connector, "on_unblocked"):  # channels that see a user unblock us
                 connector.on_unblocked = partial(
                     do_mark_identity_blocked, app[RUNTIME], blocked=False

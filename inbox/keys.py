@@ -8,6 +8,7 @@ from aiohttp import ClientSession, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.registry import Connectors
+from core.files import FileStore
 from core.models import Agent
 from core.runtime import Runtime
 from core.settings import Settings
@@ -17,6 +18,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 RUNTIME = web.AppKey("runtime", Runtime)
 CONNECTORS = web.AppKey("connectors", Connectors)
 HTTP = web.AppKey("http", ClientSession)
+FILES: web.AppKey[FileStore] = web.AppKey("files")
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 
 AGENT = web.RequestKey("agent", Agent)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from core.types import ConversationStatus, Priority, Role
 
@@ -68,10 +75,21 @@ class CustomerQuery(Strict):
 
 
 class ReplyBody(Strict):
-    """A reply to the customer."""
+    """A reply to the customer: text, files uploaded through ``/uploads``, or both."""
 
-    text: Text
+    text: Annotated[str, StringConstraints(max_length=10_000)] = ""
     channel: Annotated[str, StringConstraints(max_length=32)] | None = None
+    attachments: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=10, description="upload ids"
+    )
+
+    @model_validator(mode="after")
+    def _text_or_files(self) -> ReplyBody:
+        """Text may be left out only when files are attached; then it is a missing field."""
+        if not self.text.strip() and not self.attachments:
+            error = {"type": "missing", "loc": ("text",), "input": {}}
+            raise ValidationError.from_exception_data("ReplyBody", [error])  # type: ignore[list-item]
+        return self
 
 
 class NoteBody(Strict):

@@ -4,7 +4,7 @@ test-email: $(STAMP) system-deps ## Run the email tests (private Dovecot + SMTP 
 	$(PY) -m pytest tests/connectors/test_email_parse.py tests/connectors/test_email.py tests/connectors/test_contract_channels2.py
 
 test-webchat: $(STAMP) system-deps ## Run the web chat tests, including the widget in headless Chromium
-	$(PY) -m pytest tests/connectors/test_webchat.py tests/browser
+	$(PY) -m pytest tests/connectors/test_webchat.py tests/core/test_visitors.py tests/browser
 
 email-check: $(STAMP) ## Log in to the EMAIL_IMAP_URLS mailboxes and EMAIL_SMTP_URL; say what works
 	$(PY) -m connectors.email check

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -50,10 +51,18 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 
 
+def _files_dir(database_url: str) -> Path:
+    """Uploads beside the test's SQLite file (in its tmp_path), else in a fresh temp dir."""
+    if database_url.startswith("sqlite") and "///" in database_url:
+        return Path(database_url.split("///", 1)[1]).parent / "files"
+    return Path(tempfile.mkdtemp(prefix="tawasul-files-"))
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings that ignore the developer's `.env` and environment."""
     values: dict[str, Any] = {
         "database_url": database_url,
+        "files_dir": _files_dir(database_url),
         "secret_key": "test-secret",
         "pipeline_retry_seconds": 0.05,
         "delivery_retry_seconds": 0.05,

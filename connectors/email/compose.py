@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -64,8 +65,12 @@ def compose_reply(
     in_reply_to: str | None,
     references: list[str],
     language: str | None,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> EmailMessage:
-    """A reply the customer's mail client threads under their own mail."""
+    """A reply the customer's mail client threads under their own mail.
+
+    ``attachments`` are ``(file name, content type, bytes)``, added as MIME parts.
+    """
     mail = EmailMessage()
     local, _, domain = sender.partition("@")
     mail["From"] = Address(display_name=sender_name or "", username=local, domain=domain)
@@ -85,4 +90,8 @@ def compose_reply(
         mail["Content-Language"] = "ar"
     mail.set_content(text)
     mail.add_alternative(html_body(text, rtl), subtype="html")
+    for name, content_type, data in attachments:
+        maintype, _, subtype = content_type.partition("/")
+        mail.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
+                            filename=name)  # fmt: skip
     return mail

@@ -20,6 +20,7 @@ from connectors.email.imap import Mailbox, MailboxWatcher
 from connectors.email.parse import CHANNEL, MailRejected, ParsedMail, parse_mail
 from connectors.email.store import MailStore
 from core.channel_reads import ChannelReads
+from core.files import FileMissing
 from core.runtime import PermanentDeliveryError
 from core.types import OutboundMessage, Receipt
 
@@ -64,6 +65,7 @@ class EmailConnector(Connector):
     """Email: IMAP mailboxes (or mail piped to our SMTP listener) in, replies over SMTP."""
 
     name = "email"
+    carries_files = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -89,6 +91,13 @@ class EmailConnector(Connector):
         self.watchers = [MailboxWatcher(mb, self.accept) for mb in self.mailboxes]
         self._tasks: list[asyncio.Task[None]] = []
         self._server: asyncio.Server | None = None
+
+    async def open_file(self, key: str) -> bytes:
+        """An inbound attachment's bytes, by the key the parser stored it under."""
+        try:
+            return await asyncio.to_thread(self.store.get, key)
+        except (OSError, ValueError) as exc:
+            raise FileMissing("no such file") from exc
 
     def bind_reads(self, reads: ChannelReads) -> None:
         """Receive the read-only look-ups (threading headers of stored mail)."""
@@ -194,6 +203,11 @@ class EmailConnector(Connector):
         subject = message.meta.get("subject") or reply_subject(
             replied.get("subject"), "Your message to our support team"
         )
+        files = [
+            (a.name or "file", a.mime_type or "application/octet-stream", await self.file_bytes(a))
+            for a in message.attachments
+            if a.key
+        ]
         mail = compose_reply(
             sender=self.address,
             sender_name=self.from_name,
@@ -206,6 +220,7 @@ class EmailConnector(Connector):
             else None,
             references=list(replied.get("references") or []),
             language=message.language,
+            attachments=files,
         )
         try:
             await aiosmtplib.send(mail, sender=self.address, recipients=[recipient],

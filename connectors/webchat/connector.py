@@ -7,17 +7,18 @@ import json
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import WSMsgType, web
 
 from connectors.base import Connector
 from connectors.webchat.security import RateLimiter, Tokens, Visitor, identity_ok
-from connectors.webchat.sites import Site, load_sites
+from connectors.webchat.sites import TELEGRAM_BOT, Site, load_sites
 from core.channel_reads import ChannelReads
 from core.types import InboundMessage, OutboundMessage, Receipt
 
@@ -29,6 +30,22 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"']{2,63}$")
 TITLE = {"ar": "تواصل معنا", "en": "Chat with us"}
 GREETING = {"ar": "أهلاً! كيف نقدر نساعدك؟", "en": "Hi! How can we help?"}
+
+
+H = TypeVar("H")
+
+# Hooks the app binds to core actions (connectors never write to the database themselves).
+IdentifyHook = Callable[..., Awaitable[object]]
+ContactHook = Callable[[str, str, str], Awaitable[object]]
+LinkTokenHook = Callable[[str, str], Awaitable[str]]
+
+
+def telegram_bot_name(raw: str | None) -> str:
+    """A Telegram bot username without its ``@``; empty when unset, ValueError when malformed."""
+    name = (raw or "").strip().removeprefix("@")
+    if name and not TELEGRAM_BOT.match(name):
+        raise ValueError(f"not a Telegram bot username: {raw!r}")
+    return name
 
 
 class Refused(Exception):
@@ -48,6 +65,8 @@ class WebchatConnector(Connector):
     """Web chat: anonymous signed visitors, WebSocket with HTTP fallback, replies pushed live."""
 
     name = CHANNEL
+    typing_is_live = True
+    carries_files = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,11 +79,12 @@ class WebchatConnector(Connector):
         self.new_visitors = RateLimiter(float(cfg.get("new_visitors_per_minute") or 30), 10)
         self.public_url = cfg.get("public_url") or ""
         self._secret = cfg.get("secret") or ""
+        self.telegram_bot = telegram_bot_name(cfg.get("telegram_bot"))
         self.reads: ChannelReads | None = None
         self.sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
-        self.profiles: dict[str, dict[str, str]] = {}
-        self.names: dict[str, str] = {}
-        self.contacts: dict[str, str] = {}
+        self.on_identify: IdentifyHook | None = None
+        self.on_contact: ContactHook | None = None
+        self.on_link_request: LinkTokenHook | None = None
         self._demo_html = (STATIC / "demo.html").read_text(encoding="utf-8")
 
     def bind_reads(self, reads: ChannelReads) -> None:
@@ -93,7 +113,9 @@ class WebchatConnector(Connector):
             web.get("/messages", self._get_messages),
             web.post("/identify", self._identify),
             web.post("/contact", self._contact),
+            web.get("/telegram", self._telegram_link),
             web.get("/ws", self._websocket),
+            web.get("/files/{key}", self.serve_signed_file),
             web.options("/{tail:.*}", self._preflight),
         ]
 
@@ -105,6 +127,9 @@ class WebchatConnector(Connector):
                 "id": message.message_id,
                 "author": "agent",
                 "text": message.text,
+                "attachments": self._file_links(
+                    message.recipient_id, [a.to_dict() for a in message.attachments]
+                ),
                 "at": datetime.now(UTC).isoformat(),
             },
         }
@@ -114,14 +139,37 @@ class WebchatConnector(Connector):
                 await ws.send_json(frame)
                 live += 1
         receipt_id = f"webchat-{message.message_id}"
-        email = self.contacts.get(message.recipient_id)
-        if not live and email and self.reads is not None and self.reads.send_via is not None:
-            forwarded = await self.reads.send_via(
+        reads = self.reads
+        if (
+            not live
+            and reads is not None
+            and reads.send_via is not None
+            and (email := await reads.contact_email(message.recipient_id))
+        ):
+            forwarded = await reads.send_via(
                 replace(message, channel="email", recipient_id=email, reply_to_external_id=None)
             )
             return Receipt(receipt_id, {"live": 0, "forwarded": "email", "email": email,
                                         "email_id": forwarded.external_message_id})  # fmt: skip
         return Receipt(receipt_id, {"live": live})
+
+    def _file_links(self, external_id: str, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The widget's view of files: name, size, type and a link signed for this visitor."""
+        # ``path`` is relative to the widget's base URL; the link expires (FILE_LINK_TTL_SECONDS).
+        shown = []
+        for file in files:
+            name = str(file.get("name") or file.get("kind") or "file")
+            entry: dict[str, Any] = {
+                "name": name,
+                "size": file.get("size"),
+                "content_type": file.get("mime_type"),
+            }
+            key = file.get("key")
+            if key and self.links is not None:
+                query = self.links.query(CHANNEL, key, external_id, name)
+                entry["path"] = f"/files/{key}?{urlencode(query)}"
+            shown.append(entry)
+        return shown
 
     async def typing(self, external_id: str) -> int:
         """Show the typing indicator in a visitor's open tabs; returns how many got it."""
@@ -195,6 +243,7 @@ class WebchatConnector(Connector):
             return []
         rows = await self.reads.history(visitor.external_id, after_id=after)
         for row in rows:
+            row["attachments"] = self._file_links(visitor.external_id, row.get("attachments") or [])
             if row["author"] != "visitor":
                 row["author"] = "agent"
             elif row["client_id"]:
@@ -226,18 +275,14 @@ class WebchatConnector(Connector):
         raw: dict[str, Any] = {"site": visitor.site}
         if page:
             raw["page"] = page[:500]
-        if ext in self.contacts:
-            raw["contact_email"] = self.contacts[ext]
-        profile = self.profiles.get(ext, {})
+        # Names, verified emails and contact emails are already on the identity (identify).
         result = await self.sink(
             InboundMessage(
                 channel=CHANNEL,
                 external_sender_id=ext,
                 external_message_id=f"{visitor.visitor_id}:{client_id}",
                 text=text,
-                sender_name=profile.get("name") or self.names.get(ext),
                 raw=raw,
-                sender_profile={"email": profile["email"]} if "email" in profile else {},
             )
         )
         if result.created:
@@ -339,7 +384,10 @@ class WebchatConnector(Connector):
                 "visitor_id": visitor.visitor_id,
                 "history": await self._history(visitor),
                 "online": self.online(site),
-                "contact": self.contacts.get(visitor.external_id),
+                "contact": (
+                    await self.reads.contact_email(visitor.external_id) if self.reads else None
+                ),
+                "telegram": bool(self._bot_for(site)),
                 "title": _pick(site.title, TITLE, lang),
                 "greeting": _pick(site.greeting, GREETING, lang),
                 "max_chars": self.max_chars,
@@ -385,12 +433,25 @@ class WebchatConnector(Connector):
             email = str(body.get("email") or "").strip().lower()
             if email and not _EMAIL.match(email):
                 raise Refused(400, "bad_email", "not an email address")
+            attributes = body.get("attributes") or {}
+            if not isinstance(attributes, dict):
+                raise Refused(400, "bad_attributes", "attributes must be an object")
             verified = bool(email) and identity_ok(site.secret, email, body.get("user_hash"))
-            if verified:
-                profile = {"email": email, "name": name} if name else {"email": email}
-                self.profiles[visitor.external_id] = profile
-            if name:
-                self.names[visitor.external_id] = name
+            if verified or name:
+                if wait := self.limiter.allow(visitor.external_id):
+                    raise Refused(
+                        429, "rate_limited", "slow down a little", retry_after=round(wait, 1)
+                    )
+                hook = self._hook(self.on_identify)
+                # Unverified, only the name is kept: the email and attributes are the site's word.
+                await hook(
+                    CHANNEL,
+                    visitor.external_id,
+                    name=name or None,
+                    email=email if verified else None,
+                    attributes=attributes if verified else None,
+                    verified=verified,
+                )
             return {"verified": verified}, self._cors(request, site)
 
         return await self._guard(request, work)
@@ -404,10 +465,39 @@ class WebchatConnector(Connector):
             email = str(body.get("email") or "").strip().lower()
             if not _EMAIL.match(email):
                 raise Refused(400, "bad_email", "not an email address")
-            self.contacts[visitor.external_id] = email
+            wait = self.limiter.allow(visitor.external_id)
+            if wait:
+                raise Refused(429, "rate_limited", "slow down a little", retry_after=round(wait, 1))
+            await self._hook(self.on_contact)(CHANNEL, visitor.external_id, email)
             return {"ok": True, "email": email}, self._cors(request, site)
 
         return await self._guard(request, work)
+
+    def _bot_for(self, site: Site) -> str:
+        """The Telegram bot visitors of this site may continue on (empty: none)."""
+        return site.telegram_bot or self.telegram_bot
+
+    async def _telegram_link(self, request: web.Request) -> web.Response:
+        """A ``t.me`` deep link that makes the visitor's Telegram chat join their customer."""
+
+        async def work() -> tuple[dict[str, Any], dict[str, str]]:
+            visitor, site = self._visitor(request)
+            bot = self._bot_for(site)
+            if not bot:
+                raise Refused(404, "telegram_not_configured", "no Telegram bot for this site")
+            token = await self._hook(self.on_link_request)(CHANNEL, visitor.external_id)
+            return {"url": f"https://t.me/{bot}?start={token}", "bot": bot}, self._cors(
+                request, site
+            )
+
+        return await self._guard(request, work)
+
+    @staticmethod
+    def _hook(hook: H | None) -> H:
+        """A bound hook, or a 503 when the connector runs without the service behind it."""
+        if hook is None:
+            raise Refused(503, "unavailable", "the chat service is not ready")
+        return hook
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         """The live line: messages both ways, acks, typing, catch-up after a reconnect."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from connectors.webchat.security import valid_site_name
 
+TELEGRAM_BOT = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -19,6 +21,7 @@ class Site:
 
     ``origins`` may hold ``"self"`` for the service's own pages (the ``/demo`` page).
     ``hours`` is ``"HH:MM-HH:MM"`` in ``timezone`` on ``days``; empty means always open.
+    ``telegram_bot`` (a bot username) offers visitors a "Continue on Telegram" link.
     """
 
     name: str
@@ -30,6 +33,7 @@ class Site:
     require_agent: bool = False
     title: dict[str, str] = field(default_factory=dict)
     greeting: dict[str, str] = field(default_factory=dict)
+    telegram_bot: str = ""
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> Site:
@@ -49,8 +53,11 @@ class Site:
             require_agent=bool(data.get("require_agent", False)),
             title=dict(data.get("title", {})),
             greeting=dict(data.get("greeting", {})),
+            telegram_bot=str(data.get("telegram_bot", "")).strip().removeprefix("@"),
         )
         ZoneInfo(site.timezone)
+        if site.telegram_bot and not TELEGRAM_BOT.match(site.telegram_bot):
+            raise ValueError(f"web chat site {name}: not a Telegram bot username")
         site._window()
         return site
 

@@ -13,12 +13,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core import actions
 from core.errors import Invalid, NotFound
+from core.files import FileMissing
 from core.models import Conversation, Customer, Message, Team, TeamMember
 from core.reads import do_mark_read, unread_counts
 from core.serialize import conversation_dict, customer_dict, message_dict
 from core.types import ConversationStatus, Role
 from inbox.api import api, current_agent
-from inbox.keys import RUNTIME
+from inbox.keys import FILES, RUNTIME
 from inbox.schemas import (
     AssignBody,
     ConversationQuery,
@@ -172,14 +173,20 @@ async def get_conversation(request: web.Request) -> web.Response:
 
 @api.route("POST", "/conversations/{conversation_id}/reply", tag="conversations", status=201)
 async def reply(request: web.Request, body: ReplyBody) -> web.Response:
-    """Reply on the customer's latest channel, or the one chosen."""
+    """Reply on the customer's latest channel, or the one chosen, with uploaded files."""
     agent = current_agent(request)
+    store = request.app[FILES]
+    try:
+        files = [(await store.get(file_id)).attachment() for file_id in body.attachments]
+    except FileMissing as exc:
+        raise Invalid(f"{exc.message}: upload it again", code="unknown_upload") from exc
     message = await actions.do_reply(
         request.app[RUNTIME],
         conversation_id(request),
         body.text,
         agent_id=agent.id,
         channel=body.channel,
+        attachments=files,
     )
     return web.json_response(message_dict(message), status=201)
 

@@ -7,12 +7,12 @@ from typing import Literal
 from aiohttp import web
 from sqlalchemy import func, select
 
-from core.alerts import do_signal_typing
+from core.alerts import do_signal_typing, typing_recipients
 from core.models import Conversation, TeamMember
 from core.types import ConversationStatus
 from inbox.api import api, current_agent
 from inbox.endpoints.conversations import conversation_id
-from inbox.keys import RUNTIME
+from inbox.keys import CONNECTORS, RUNTIME
 from inbox.schemas import Strict
 
 
@@ -63,8 +63,10 @@ async def counts(request: web.Request) -> web.Response:
 
 @api.route("POST", "/conversations/{conversation_id}/typing", tag="inbox")
 async def typing(request: web.Request, body: TypingBody) -> web.Response:
-    """Tell the other agents this one is writing here (shown as "Sara is replying")."""
-    await do_signal_typing(
-        request.app[RUNTIME], conversation_id(request), current_agent(request), body.mode
-    )
+    """Tell other agents this one is writing here; a reply (never a note) shows the customer too."""
+    rt, cid = request.app[RUNTIME], conversation_id(request)
+    await do_signal_typing(rt, cid, current_agent(request), body.mode)
+    if body.mode == "reply":
+        identities, channel = await typing_recipients(rt, cid)
+        await request.app[CONNECTORS].typing(identities, channel)
     return web.json_response({"ok": True})

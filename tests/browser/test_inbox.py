@@ -178,3 +178,24 @@ async def test_assignment_by_someone_else_notifies(live: Live, browser: Browser)
     await actions.do_assign(live.rt, conv, sara, agent_id=huda)
     await expect(page.locator(".toast")).to_have_text("New conversation assigned to you: نورة")
     await expect(page.locator('#views [data-view="mine"] .count')).to_have_text("1")
+
+
+async def test_unverified_contact_email_is_flagged_on_the_customer(
+    live: Live, browser: Browser
+) -> None:
+    """An email a visitor typed (not vouched for) shows as an unverified identity, in Arabic too."""
+    from core.visitors import do_record_contact
+
+    await live.agent("sara", language="ar")
+    result = await actions.do_ingest(
+        live.rt, InboundMessage("memory", "mem-88", "mem-88-1", "ردوا علي بالإيميل", "سلمى")
+    )
+    await do_record_contact(live.rt, "memory", "mem-88", "salma@example.com")
+    await actions.do_escalate(live.rt, result.conversation_id, "customer_request")
+    page = await login(browser, live, "sara", lang="ar")
+    await page.locator(f'.conv-item[data-id="{result.conversation_id}"]').click()
+    identities = page.locator("#identities li")
+    await expect(identities).to_have_count(2)
+    await expect(identities.filter(has_text="salma@example.com")).to_contain_text("غير موثّق")
+    await expect(identities.filter(has_text="mem-88")).not_to_contain_text("غير موثّق")
+    await expect(page.locator("#timeline .msg-activity").first).to_contain_text("salma@example.com")

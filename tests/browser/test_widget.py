@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from core.pipeline import StepContext
 from core.settings import Settings
 from core.types import Author, Role
 from inbox.app import create_app
-from inbox.keys import CONNECTORS, RUNTIME
+from inbox.keys import CONNECTORS, FILES, RUNTIME
 from tests.conftest import make_settings
 from tests.inbox.conftest import eventually
 
@@ -154,6 +155,7 @@ async def test_typed_markup_stays_text(browser: Browser, service: Service) -> No
     await say(page, EVIL)
     await expect(page.locator(".tw-visitor .tw-text")).to_have_text([EVIL])
     await expect(page.locator(".tw-visitor img")).to_have_count(0)
+    await expect(page.locator(".tw-pending")).to_have_count(0)  # acked: stored by the service
     conv = await conversation(service)
     incoming = [m for m in conv["messages"] if m["kind"] == "incoming"]
     assert incoming[0]["text"] == EVIL
@@ -247,3 +249,86 @@ async def test_closed_panel_shows_unread_replies(browser: Browser, service: Serv
     await launcher.click()
     await expect(launcher).not_to_have_attribute("data-unread", "1")
     await expect(page.locator(".tw-agent .tw-text").last).to_have_text("تفضل")
+
+
+async def test_agent_typing_shows_in_the_widget_until_the_reply(
+    browser: Browser, service: Service
+) -> None:
+    """An agent writing a reply shows "يكتب الآن…" in the Arabic widget; the reply hides it."""
+    page = await browser.new_page()
+    await page.goto(service.url + "/demo")
+    await page.locator(".tw-launcher").click()
+    await say(page, "عندي سؤال عن الإرجاع")
+    await expect(page.locator(".tw-agent .tw-text").last).to_have_text(BOT_REPLY)
+    typing = page.locator(".tw-typing")
+    await expect(typing).to_be_hidden()
+    conv_id = (await conversation(service))["conversation"]["id"]
+    await service.api("POST", f"/api/v1/conversations/{conv_id}/typing", {"mode": "reply"})
+    await expect(typing).to_be_visible()
+    await expect(typing).to_have_text("يكتب الآن…")
+    await service.api("POST", f"/api/v1/conversations/{conv_id}/reply", {"text": "أكيد، تفضل"})
+    await expect(page.locator(".tw-agent .tw-text").last).to_have_text("أكيد، تفضل")
+    await expect(typing).to_be_hidden()
+
+
+async def test_continue_on_telegram_link(browser: Browser, service: Service) -> None:
+    """With a bot configured the open panel offers a t.me deep link; without one, nothing."""
+    page = await browser.new_page()
+    await page.goto(service.url + "/demo?lang=en")
+    await page.locator(".tw-launcher").click()
+    await expect(page.locator(".tw-title")).to_have_text("Chat with us")
+    await expect(page.locator(".tw-telegram")).to_be_hidden()
+
+    connector = service.app[CONNECTORS]["webchat"]
+    assert isinstance(connector, WebchatConnector)
+    connector.telegram_bot = "tawasul_test_bot"
+    page = await browser.new_page()
+    await page.goto(service.url + "/demo?lang=en")
+    link = page.locator(".tw-telegram")
+    await expect(link).to_be_hidden()
+    await page.locator(".tw-launcher").click()
+    await expect(link).to_be_visible()
+    await expect(link).to_have_text("Continue on Telegram")
+    await expect(link).to_have_attribute(
+        "href", re.compile(r"^https://t\.me/tawasul_test_bot\?start=c\d+_[0-9a-f]+_[0-9a-f]{24}$")
+    )
+    await expect(link).to_have_attribute("rel", "noopener noreferrer")
+
+
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a2dd6b3c0000000049454e44ae426082"
+)
+
+
+async def test_agents_file_shows_as_a_link_only_this_visitor_can_use(
+    browser: Browser, service: Service
+) -> None:
+    """A file from the agent appears as a named link (and a thumbnail) that downloads the bytes;
+    a link altered for another visitor is refused; after a reload history brings the link."""
+    page = await browser.new_page()
+    await page.goto(service.url + "/demo")
+    await page.locator(".tw-launcher").click()
+    await say(page, "ممكن صورة الإيصال؟")
+    await expect(page.locator(".tw-agent .tw-text").last).to_have_text(BOT_REPLY)
+    conv = await conversation(service)
+    stored = await service.app[FILES].put(PNG_1PX, "إيصال الدفع.png", "image/png")
+    await service.api(
+        "POST", f"/api/v1/conversations/{conv['conversation']['id']}/reply",
+        {"attachments": [stored.id]},
+    )  # fmt: skip
+    link = page.locator(".tw-agent a.tw-file").last
+    await expect(link).to_have_text("📎 إيصال الدفع.png")
+    await expect(link.locator("img.tw-thumb")).to_have_count(1)
+    href = await link.get_attribute("href")
+    assert href is not None and f"/channels/webchat/files/{stored.key}?" in href
+    got = await page.evaluate(
+        "async (u) => { const r = await fetch(u); return [r.status,"
+        " Array.from(new Uint8Array(await r.arrayBuffer()))]; }",
+        href,
+    )
+    assert got[0] == 200 and bytes(got[1]) == PNG_1PX
+    forged = href.replace("for=demo", "for=other")
+    assert await page.evaluate("async (u) => (await fetch(u)).status", forged) == 403
+    await page.reload()
+    await expect(page.locator(".tw-agent a.tw-file")).to_have_count(1)

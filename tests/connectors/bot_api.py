@@ -35,7 +35,8 @@ class Call:
 
 @dataclass
 class BotApi:
-    """getMe, getUpdates, setWebhook, deleteWebhook, sendMessage, sendDocument and getFile."""
+    """getMe, getUpdates, set/deleteWebhook, sendMessage, sendChatAction, sendDocument, sendPhoto
+    and getFile; uploads arrive as multipart and are kept in ``files``."""
 
     token: str = TOKEN
     url: str = ""
@@ -158,6 +159,9 @@ class BotApi:
             }
         return self._message(params["chat_id"], text=params["text"], **extra)
 
+    async def _sendChatAction(self, params: dict[str, Any]) -> bool:
+        return params.get("action") in ("typing", "upload_document")
+
     async def _sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
         doc = params["document"]
         if isinstance(doc, dict):  # uploaded bytes
@@ -173,7 +177,21 @@ class BotApi:
             "mime_type": "application/octet-stream",
             "file_size": len(self.files.get(file_id, b"")),
         }
-        return self._message(params["chat_id"], document=document)
+        extra = {"caption": params["caption"]} if params.get("caption") else {}
+        return self._message(params["chat_id"], document=document, **extra)
+
+    async def _sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        photo = params["photo"]
+        if isinstance(photo, dict):  # uploaded bytes
+            file_id = f"AgAC-upload-{len(self.files)}"
+            self.files[file_id] = photo["bytes"]
+        else:
+            file_id = str(photo)
+        size = len(self.files.get(file_id, b""))
+        sizes = [{"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": 1,
+                  "height": 1, "file_size": size}]  # fmt: skip
+        extra = {"caption": params["caption"]} if params.get("caption") else {}
+        return self._message(params["chat_id"], photo=sizes, **extra)
 
     async def _getFile(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = params["file_id"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 import pytest
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from connectors.email import EmailConnector
@@ -384,3 +386,65 @@ async def test_mail_that_cannot_be_stored_stays_unseen_and_is_retried(
     assert len(await incoming(client, headers, conv, 1)) == 1
     assert calls == ["<alt-0001@customer.test>"] * 2
     await eventually(lambda: _true(dovecot.seen_count(user) == 1))
+
+
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n%%EOF\n"
+
+
+async def test_reply_carries_uploaded_files_as_mime_parts(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """An agent's upload reaches the sink as an attachment part: same bytes, same Arabic name."""
+    env_for_email(monkeypatch, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_sink.port}")
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    assert await connector(client).accept(eml("alternative.eml"))
+    conv = await only_conversation(client, headers)
+    body = FormData()
+    body.add_field("file", io.BytesIO(PDF), filename="فاتورة مارس.pdf",
+                   content_type="application/pdf")  # fmt: skip
+    uploaded = await (await client.post("/api/v1/uploads", data=body, headers=headers)).json()
+    resp = await client.post(
+        f"/api/v1/conversations/{conv}/reply",
+        json={"text": "مرفقة الفاتورة", "attachments": [uploaded["id"]]},
+        headers=headers,
+    )
+    assert resp.status == 201, await resp.text()
+    await eventually(lambda: _true(len(smtp_sink.received) == 1))
+    _, mail = smtp_sink.received[0]
+    assert mail.get_content_type() == "multipart/mixed"
+    (part,) = list(mail.iter_attachments())
+    assert part.get_filename() == "فاتورة مارس.pdf"
+    assert part.get_content_type() == "application/pdf"
+    assert part.get_content() == PDF
+    text = mail.get_body(preferencelist=("plain",))
+    assert text is not None and "مرفقة الفاتورة" in text.get_content()
+
+
+async def test_inbound_mail_attachment_downloads_through_the_files_route(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A customer's attached file, kept by the email channel, downloads for agents only."""
+    env_for_email(monkeypatch, tmp_path)
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    assert await connector(client).accept(eml("attachment.eml"))
+    conv = await only_conversation(client, headers)
+    (msg,) = await incoming(client, headers, conv, 1)
+    (file,) = msg["attachments"]
+    assert file["external_id"].startswith("sha256:")
+    url = f"/api/v1/files/{file['external_id']}?name={file['name']}"
+    resp = await client.get(url, headers=headers)
+    assert resp.status == 200
+    data = await resp.read()
+    assert data.startswith(b"%PDF-1.4") and len(data) == file["size"]
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    client.session.cookie_jar.clear()
+    assert (await client.get(url)).status == 401

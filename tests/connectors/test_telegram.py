@@ -19,7 +19,7 @@ from core.identity_links import link_token
 from core.models import Customer, Identity, Message
 from core.types import Attachment
 from inbox.app import create_app
-from inbox.keys import CONNECTORS, RUNTIME
+from inbox.keys import CONNECTORS, FILES, RUNTIME
 from tests.connectors.bot_api import BotApi
 from tests.connectors.conftest import post_update, tg_fixture
 from tests.inbox.conftest import Client, eventually, login_as, memory
@@ -286,15 +286,63 @@ async def test_long_arabic_reply_is_split_and_only_the_first_part_threaded(
 
 
 async def test_agent_file_is_sent_as_a_document(channels: Client, bot_api: BotApi) -> None:
-    """An attachment on a reply goes out through sendDocument with its Telegram file id."""
+    """A file Telegram already has goes out through sendDocument by its id, text as caption."""
     await post_update(channels, tg_fixture("document"))
     conv = (await stored(channels))[-1].conversation_id
     assert conv is not None
     file = Attachment("document", "label.pdf", "application/pdf", 1200, external_id="BQAC-label")
     message = await do_reply(channels.app[RUNTIME], conv, "ملصق الشحنة", attachments=[file])
     await delivery(channels, message.id, "sent")
-    assert [c.params["text"] for c in bot_api.sent()] == ["ملصق الشحنة"]
-    assert [c.params["document"] for c in bot_api.sent("sendDocument")] == ["BQAC-label"]
+    assert bot_api.sent() == []
+    (call,) = bot_api.sent("sendDocument")
+    assert (call.params["document"], call.params["caption"]) == ("BQAC-label", "ملصق الشحنة")
+
+
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n%%EOF\n"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(300) + b"\xff\xd9"
+
+
+async def test_uploaded_files_reach_the_bot_api_as_bytes(channels: Client, bot_api: BotApi) -> None:
+    """An agent's uploads go up as multipart bytes: a PDF as a document (with the text as its
+    caption, threaded), a JPEG as a photo; the stand-in receives the very same bytes."""
+    await post_update(channels, tg_fixture("private_text"))
+    conv = (await stored(channels))[-1].conversation_id
+    assert conv is not None
+    files = channels.app[FILES]
+    pdf = await files.put(PDF, "فاتورة.pdf", "application/pdf")
+    photo = await files.put(JPEG, "الكرتون.jpg", "image/jpeg")
+    message = await do_reply(
+        channels.app[RUNTIME],
+        conv,
+        "الفاتورة والصورة",
+        attachments=[pdf.attachment(), photo.attachment()],
+    )
+    sent = await delivery(channels, message.id, "sent")
+    (doc,) = bot_api.sent("sendDocument")
+    assert doc.params["document"] == {"filename": "فاتورة.pdf", "bytes": PDF}
+    assert doc.params["caption"] == "الفاتورة والصورة"
+    assert "reply_parameters" in doc.params
+    (pic,) = bot_api.sent("sendPhoto")
+    assert pic.params["photo"]["bytes"] == JPEG
+    assert "caption" not in pic.params and "reply_parameters" not in pic.params
+    assert bot_api.sent() == []
+    assert (sent.channel_message_id or "").startswith(f"{CUSTOMER}:")
+
+
+async def test_long_text_with_a_file_goes_as_text_then_file(
+    channels: Client, bot_api: BotApi
+) -> None:
+    """Text past Telegram's caption limit is sent as a message of its own before the file."""
+    await post_update(channels, tg_fixture("private_text"))
+    conv = (await stored(channels))[-1].conversation_id
+    assert conv is not None
+    pdf = await channels.app[FILES].put(PDF, "شروط.pdf", "application/pdf")
+    text = "الشروط والأحكام " * 80
+    message = await do_reply(channels.app[RUNTIME], conv, text, attachments=[pdf.attachment()])
+    await delivery(channels, message.id, "sent")
+    assert [c.params["text"].strip() for c in bot_api.sent()] == [text.strip()]
+    (doc,) = bot_api.sent("sendDocument")
+    assert doc.params["document"]["bytes"] == PDF and "caption" not in doc.params
 
 
 # --- start-up and polling ---------------------------------------------------------------------
@@ -437,3 +485,26 @@ def test_a_webhook_secret_telegram_would_refuse_stops_start_up() -> None:
 
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
         TelegramConnector.from_settings({"token": "1:x", "webhook_secret": "has spaces!"}, sink)
+
+
+async def test_customers_telegram_file_downloads_for_agents(
+    channels: Client, bot_api: BotApi
+) -> None:
+    """An inbound document is fetched from Telegram (getFile, then the file URL) for agents."""
+    data = b"%PDF-1.4\n% invoice 1042\n%%EOF\n"
+    document = tg_fixture("document")
+    bot_api.files[document["message"]["document"]["file_id"]] = data
+    await post_update(channels, document)
+    message = (await stored(channels))[-1]
+    headers = await login_as(channels, "sara")
+    url = f"/api/v1/messages/{message.id}/files/0"
+    resp = await channels.get(url, headers=headers)
+    assert resp.status == 200, await resp.text()
+    assert await resp.read() == data
+    assert resp.headers["Content-Type"] == "application/pdf"
+    assert "invoice-1042.pdf" in resp.headers["Content-Disposition"]
+    assert (
+        await channels.get(f"/api/v1/messages/{message.id}/files/1", headers=headers)
+    ).status == 404
+    channels.session.cookie_jar.clear()
+    assert (await channels.get(url)).status == 401

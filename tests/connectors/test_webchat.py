@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,9 +16,10 @@ from connectors.webchat.security import RateLimiter, Tokens, identity_hash
 from core.actions import do_ingest
 from core.types import InboundMessage, Role
 from inbox.app import create_app
-from inbox.keys import CONNECTORS, RUNTIME
+from inbox.keys import CONNECTORS, FILES, RUNTIME
 from tests.conftest import make_settings
-from tests.connectors.conftest import SmtpSink, env_for_email
+from tests.connectors.bot_api import BOT_USER, BotApi
+from tests.connectors.conftest import SmtpSink, env_for_email, post_update, tg_fixture
 from tests.inbox.conftest import eventually, login_as
 
 Client = TestClient  # type: ignore[type-arg]
@@ -324,3 +327,252 @@ def test_rate_limiter_refills_over_time() -> None:
     assert limiter.allow("v", now=0) == 0 and limiter.allow("v", now=0) == 0
     assert limiter.allow("v", now=0) > 0
     assert limiter.allow("v", now=1.01) == 0
+
+
+async def next_frame_type(ws: Any) -> str:
+    """Ask the service for a catch-up and return the first frame type that comes back.
+
+    The typing relay finishes before the typing request is answered, so a relayed indicator
+    would arrive before this ``history`` answer.
+    """
+    await ws.send_json({"type": "sync", "after": 10**9})
+    return str((await ws.receive_json(timeout=5))["type"])
+
+
+async def test_agent_typing_reaches_the_widget_but_note_typing_does_not(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reply-mode typing shows "typing…" in the visitor's tab (throttled); note mode never does."""
+    monkeypatch.setattr("connectors.registry.TYPING_INTERVAL_SECONDS", 600.0)
+    s = await session(client, lang="ar")
+    ws = await client.ws_connect(f"/channels/webchat/ws?token={s['token']}", headers=own(client))
+    assert (await ws.receive_json())["type"] == "hello"
+    await ws.send_json({"type": "message", "id": "t1", "text": "ممكن أعرف حالة طلبي؟"})
+    assert {(await ws.receive_json())["type"] for _ in range(2)} == {"message", "ack"}
+    headers = await login_as(client, "sara", Role.AGENT)
+    items = (await (await client.get("/api/v1/conversations", headers=headers)).json())["items"]
+    typing_url = f"/api/v1/conversations/{items[0]['id']}/typing"
+
+    resp = await client.post(typing_url, json={"mode": "note"}, headers=headers)
+    assert resp.status == 200
+    assert await next_frame_type(ws) == "history"
+    resp = await client.post(typing_url, json={"mode": "reply"}, headers=headers)
+    assert resp.status == 200
+    assert (await ws.receive_json(timeout=5)) == {"type": "typing"}
+    await client.post(typing_url, json={"mode": "reply"}, headers=headers)
+    assert await next_frame_type(ws) == "history"  # a keystroke burst relays once
+    await ws.close()
+
+
+async def test_identify_and_contact_survive_a_restart(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    sites: None,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """A new service on the same database still knows the verified user and the contact email."""
+    env_for_email(monkeypatch, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_sink.port}")
+    first = await webchat_app(aiohttp_client, sqlite_url, "memory,webchat,email")
+    shop_visitor = await session(first, site="shop")
+    shop = {"Origin": "https://shop.example", "X-Visitor-Token": shop_visitor["token"]}
+    email = "noura@x.test"
+    resp = await first.post(
+        "/channels/webchat/identify",
+        json={"name": "نورة", "email": email, "user_hash": identity_hash(SITE_SECRET, email),
+              "attributes": {"plan": "gold"}},
+        headers=shop,
+    )  # fmt: skip
+    assert (await resp.json())["verified"] is True
+    offline = await session(first, site="closed")
+    resp = await first.post(
+        "/channels/webchat/contact", json={"email": "visitor@customer.test"},
+        headers={**own(first), "X-Visitor-Token": offline["token"]},
+    )  # fmt: skip
+    assert resp.status == 200
+    await first.close()
+
+    second = await webchat_app(aiohttp_client, sqlite_url, "memory,webchat,email")
+    ack = await (await post(second, shop_visitor["token"], "وصل طلبي ناقص", "p1", shop)).json()
+    headers = await login_as(second, "sara", Role.AGENT)
+    found = await (
+        await second.get("/api/v1/customers", params={"q": email}, headers=headers)
+    ).json()
+    assert len(found) == 1 and found[0]["display_name"] == "نورة"
+    customer = await (
+        await second.get(f"/api/v1/customers/{found[0]['id']}", headers=headers)
+    ).json()
+    assert {(i["channel"], i["external_id"]) for i in customer["identities"]} == {
+        ("webchat", f"shop:{shop_visitor['visitor_id']}"),
+        ("email", email),
+    }
+    assert customer["attributes"] == {"plan": "gold"}
+    detail = await (
+        await second.get(
+            f"/api/v1/conversations/{customer['conversations'][0]['id']}", headers=headers
+        )
+    ).json()
+    assert ack["message_id"] in [m["id"] for m in detail["messages"]]
+
+    resumed = await session(second, site="closed", token=offline["token"])
+    assert resumed["contact"] == "visitor@customer.test"
+    await post(second, offline["token"], "هل تشحنون إلى جدة؟", "o1", own(second))
+    items = (await (await second.get("/api/v1/conversations", headers=headers)).json())["items"]
+    conv = next(c for c in items if c["preview"] == "هل تشحنون إلى جدة؟")
+    await second.post(
+        f"/api/v1/conversations/{conv['id']}/reply", json={"text": "نعم نشحن"}, headers=headers
+    )
+
+    async def mailed() -> bool:
+        return len(smtp_sink.received) == 1
+
+    await eventually(mailed)
+    assert smtp_sink.received[0][0].rcpt_tos == ["visitor@customer.test"]
+
+
+async def test_telegram_link_is_offered_only_when_a_bot_is_configured(client: Client) -> None:
+    """Without a bot username the widget hides the link and the endpoint says why."""
+    s = await session(client)
+    assert s["telegram"] is False
+    resp = await client.get(
+        "/channels/webchat/telegram", headers={**own(client), "X-Visitor-Token": s["token"]}
+    )
+    assert resp.status == 404
+    assert (await resp.json())["error"]["code"] == "telegram_not_configured"
+    resp = await client.get(
+        "/channels/webchat/telegram", headers={**own(client), "X-Visitor-Token": "v1.demo.x.y"}
+    )
+    assert resp.status == 401
+
+
+async def test_visitor_continues_on_telegram_as_the_same_customer(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    sites: None,
+    channel_env: Callable[..., Any],
+    bot_api: BotApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deep link → ``/start <token>`` → one customer, one timeline; typing reaches both."""
+    monkeypatch.setenv("WEBCHAT_TELEGRAM_BOT", "@" + BOT_USER["username"])
+    client = await aiohttp_client(
+        create_app(channel_env(sqlite_url, channels="memory,webchat,telegram"), migrate=False)
+    )
+    s = await session(client, lang="ar")
+    assert s["telegram"] is True
+    visitor = {**own(client), "X-Visitor-Token": s["token"]}
+    ws = await client.ws_connect(f"/channels/webchat/ws?token={s['token']}", headers=own(client))
+    assert (await ws.receive_json())["type"] == "hello"
+    await ws.send_json({"type": "message", "id": "g1", "text": "أبغى أكمل على تيليجرام"})
+    assert {(await ws.receive_json())["type"] for _ in range(2)} == {"message", "ack"}
+
+    resp = await client.get("/channels/webchat/telegram", headers=visitor)
+    assert resp.status == 200
+    link = await resp.json()
+    prefix = f"https://t.me/{BOT_USER['username']}?start="
+    assert link["url"].startswith(prefix)
+    token = link["url"].removeprefix(prefix)
+    assert len(token) <= 64 and all(c.isalnum() or c in "_-" for c in token)
+
+    update = tg_fixture("start_deep_link")
+    update["message"]["text"] = f"/start {token}"
+    assert (await post_update(client, update)).status == 200
+    follow_up = tg_fixture("start_deep_link")
+    follow_up["update_id"] += 1
+    follow_up["message"].update(message_id=2, text="وصلت، وين طلبي؟", entities=[])
+    assert (await post_update(client, follow_up)).status == 200
+
+    headers = await login_as(client, "sara", Role.AGENT)
+    found = await (
+        await client.get(
+            "/api/v1/customers", params={"external_id": "777000222", "channel": "telegram"},
+            headers=headers,
+        )
+    ).json()  # fmt: skip
+    assert len(found) == 1
+    customer = await (
+        await client.get(f"/api/v1/customers/{found[0]['id']}", headers=headers)
+    ).json()
+    assert {i["channel"] for i in customer["identities"]} == {"webchat", "telegram"}
+    active = [c for c in customer["conversations"] if c["status"] != "resolved"]
+    assert len(active) == 1 and active[0]["last_channel"] == "telegram"
+    timeline = await (
+        await client.get(f"/api/v1/customers/{found[0]['id']}/timeline", headers=headers)
+    ).json()
+    said = [(m["channel"], m["text"]) for m in timeline["items"] if m["kind"] == "incoming"]
+    assert said == [
+        ("webchat", "أبغى أكمل على تيليجرام"),
+        ("telegram", "/start"),
+        ("telegram", "وصلت، وين طلبي؟"),
+    ]
+
+    resp = await client.post(
+        f"/api/v1/conversations/{active[0]['id']}/typing", json={"mode": "reply"}, headers=headers
+    )
+    assert resp.status == 200
+    assert (await ws.receive_json(timeout=5)) == {"type": "typing"}
+    (action,) = bot_api.sent("sendChatAction")
+    assert action.params == {"chat_id": "777000222", "action": "typing"}
+    await ws.close()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
+
+
+async def test_visitor_gets_a_signed_link_to_the_agents_file(client: Client) -> None:
+    """A file reaches the visitor live and in history as a link signed for that visitor; the
+    link downloads the bytes, while an altered, another visitor's or expired link gets 403."""
+    s = await session(client)
+    other = await session(client)
+    ws = await client.ws_connect(f"/channels/webchat/ws?token={s['token']}", headers=own(client))
+    assert (await ws.receive_json())["type"] == "hello"
+    assert (await post(client, s["token"], "أرسل صورة الشحنة", "f1", own(client))).status == 200
+    headers = await login_as(client, "sara", Role.AGENT)
+    conv = (await (await client.get("/api/v1/conversations", headers=headers)).json())["items"]
+    stored = await client.app[FILES].put(PNG, "الشحنة.png", "image/png")
+    resp = await client.post(
+        f"/api/v1/conversations/{conv[0]['id']}/reply",
+        json={"text": "تفضل", "attachments": [stored.id]},
+        headers=headers,
+    )
+    assert resp.status == 201
+
+    async def live() -> Any:
+        frame = await ws.receive_json(timeout=5)
+        return frame if frame["type"] == "message" and frame["message"]["text"] == "تفضل" else None
+
+    frame = await eventually(live)
+    await ws.close()
+    (file,) = frame["message"]["attachments"]
+    assert (file["name"], file["content_type"], file["size"]) == (
+        "الشحنة.png",
+        "image/png",
+        len(PNG),
+    )
+    assert file["path"].startswith(f"/files/{stored.key}?")
+    client.session.cookie_jar.clear()  # the visitor has no inbox session
+    resp = await client.get(f"/channels/webchat{file['path']}")
+    assert resp.status == 200
+    assert await resp.read() == PNG
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+
+    history = await client.get(
+        "/channels/webchat/messages", headers={**own(client), "X-Visitor-Token": s["token"]}
+    )
+    (reply,) = [m for m in (await history.json())["messages"] if m["author"] == "agent"]
+    assert (await client.get(f"/channels/webchat{reply['attachments'][0]['path']}")).status == 200
+
+    links = webchat(client).links
+    assert links is not None
+    query = dict(urllib.parse.parse_qsl(file["path"].split("?", 1)[1]))
+    for_other = {**query, "for": f"demo:{other['visitor_id']}"}
+    expired = links.query("webchat", stored.key, f"demo:{s['visitor_id']}", "الشحنة.png",
+                          now=time.time() - 2 * links.ttl_seconds)  # fmt: skip
+    for bad, code in ((for_other, "bad_link"), (expired, "link_expired")):
+        resp = await client.get(f"/channels/webchat/files/{stored.key}", params=bad)
+        assert resp.status == 403
+        assert (await resp.json())["error"]["code"] == code
+    resp = await client.get(f"/channels/webchat/files/{'0' * 64}", params=query)
+    assert resp.status == 403

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,10 +14,12 @@ from sqlalchemy import select
 from core.models import Customer, Identity, Message
 from core.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
 from inbox.app import create_app
-from inbox.keys import RUNTIME
+from inbox.keys import CONNECTORS, FILES, RUNTIME, SETTINGS
 from tests.connectors.conftest import SHOP_SECRET, post_signed
 from tests.connectors.receiver import Receiver
 from tests.inbox.conftest import Client, eventually, login_as
+
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n%%EOF\n"
 
 
 def message(**overrides: Any) -> dict[str, Any]:
@@ -224,3 +227,59 @@ async def test_secret_shorter_than_16_characters_is_refused_at_start_up(
     monkeypatch.setenv("WEBHOOK_SHOP_SECRET", "short")
     with pytest.raises(ValueError, match="at least 16"):
         create_app(channel_env(sqlite_url), migrate=False)
+
+
+async def test_reply_files_are_signed_expiring_urls_that_download(
+    channels: Client, receiver: Receiver
+) -> None:
+    """An uploaded file reaches the integration as a URL signed for that recipient; it serves
+    the bytes without a login, and refuses the same link for another recipient."""
+    resp = await post_signed(channels, message())
+    conversation = (await resp.json())["conversation_id"]
+    headers = await login_as(channels, "sara")
+    stored = await channels.app[FILES].put(PDF, "عقد.pdf", "application/pdf")
+    sent = await channels.post(
+        f"/api/v1/conversations/{conversation}/reply",
+        json={"attachments": [stored.id]},
+        headers=headers,
+    )
+    reply_id = int((await sent.json())["id"])
+    await _status(channels, reply_id, "sent")
+    (hit,) = receiver.ok("replies")
+    (file,) = hit.json["attachments"]
+    assert (file["name"], file["mime_type"], file["size"]) == (
+        "عقد.pdf",
+        "application/pdf",
+        len(PDF),
+    )
+    assert file["url_expires_in"] == channels.app[SETTINGS].file_link_ttl_seconds
+    url = urllib.parse.urlsplit(file["url"])
+    assert url.path == f"/channels/webhook/files/{stored.key}"
+    query = dict(urllib.parse.parse_qsl(url.query))
+    assert query["for"] == "shop:u-42"
+    channels.session.cookie_jar.clear()
+    resp = await channels.get(url.path, params=query)
+    assert resp.status == 200 and await resp.read() == PDF
+    resp = await channels.get(url.path, params={**query, "for": "shop:u-43"})
+    assert resp.status == 403
+    resp = await channels.get(f"/channels/webchat/files/{stored.key}", params=query)
+    assert resp.status == 404  # the web chat channel is not enabled here
+
+
+async def test_channel_that_cannot_carry_files_fails_with_a_reason(
+    channels: Client, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel without file support fails the reply visibly instead of dropping the file."""
+    monkeypatch.setattr(channels.app[CONNECTORS]["webhook"], "carries_files", False)
+    resp = await post_signed(channels, message())
+    conversation = (await resp.json())["conversation_id"]
+    headers = await login_as(channels, "sara")
+    stored = await channels.app[FILES].put(PDF, "عقد.pdf", "application/pdf")
+    sent = await channels.post(
+        f"/api/v1/conversations/{conversation}/reply",
+        json={"text": "العقد", "attachments": [stored.id]},
+        headers=headers,
+    )
+    failed = await _status(channels, int((await sent.json())["id"]), "failed")
+    assert receiver.on("replies") == []
+    assert "cannot carry files" in (failed.delivery_error or "")

@@ -13,10 +13,12 @@
   var T = {
     ar: { open: "افتح المحادثة", close: "إغلاق", send: "إرسال", placeholder: "اكتب رسالتك…", typing: "يكتب الآن…",
           offline: "لسنا متصلين الآن. اترك بريدك وسنرد عليك هناك.", email: "بريدك الإلكتروني", save: "حفظ",
-          saved: "سنرد على ", reconnecting: "انقطع الاتصال، نعيد المحاولة…", failed: "لم تُرسل: ", queued: "بانتظار الاتصال" },
+          saved: "سنرد على ", reconnecting: "انقطع الاتصال، نعيد المحاولة…", failed: "لم تُرسل: ", queued: "بانتظار الاتصال",
+          telegram: "تابع المحادثة على تيليجرام" },
     en: { open: "Open chat", close: "Close", send: "Send", placeholder: "Type your message…", typing: "typing…",
           offline: "We're away right now. Leave your email and we'll reply there.", email: "Your email", save: "Save",
-          saved: "We'll reply to ", reconnecting: "Connection lost, retrying…", failed: "Not sent: ", queued: "waiting for connection" }
+          saved: "We'll reply to ", reconnecting: "Connection lost, retrying…", failed: "Not sent: ", queued: "waiting for connection",
+          telegram: "Continue on Telegram" }
   };
   var t = T[lang] || T.en;
   var state = { token: null, ws: null, lastId: 0, rendered: {}, inflight: {}, failures: 0, polling: null,
@@ -56,7 +58,9 @@
   header.appendChild(title); header.appendChild(close);
   var status = el("div", "tw-status"); status.hidden = true; status.setAttribute("role", "status");
   var log = el("ol", "tw-log"); log.setAttribute("role", "log"); log.setAttribute("aria-live", "polite");
-  var typing = el("div", "tw-typing", t.typing); typing.hidden = true;
+  var typing = el("div", "tw-typing", t.typing); typing.hidden = true; typing.setAttribute("aria-live", "polite");
+  var telegram = el("a", "tw-telegram", t.telegram); telegram.hidden = true;
+  telegram.target = "_blank"; telegram.rel = "noopener noreferrer";
   var offline = el("form", "tw-offline"); offline.hidden = true;
   var offlineText = el("p", "", t.offline);
   var email = el("input"); email.type = "email"; email.required = true; email.placeholder = t.email;
@@ -68,14 +72,21 @@
   input.setAttribute("aria-label", t.placeholder);
   var send = el("button", "tw-send", t.send); send.type = "submit";
   form.appendChild(input); form.appendChild(send);
-  [header, status, log, typing, offline, form].forEach(function (n) { panel.appendChild(n); });
+  [header, status, log, typing, telegram, offline, form].forEach(function (n) { panel.appendChild(n); });
   root.appendChild(panel); root.appendChild(launcher);
   (document.body || document.documentElement).appendChild(root);
 
   function setOpen(open) {
     panel.hidden = !open; launcher.setAttribute("aria-expanded", String(open)); store("open", open);
     if (open) { state.unread = 0; launcher.removeAttribute("data-unread"); }
-    if (open) { input.focus(); log.scrollTop = log.scrollHeight; }
+    if (open) { input.focus(); log.scrollTop = log.scrollHeight; offerTelegram(); }
+  }
+  // The link names the visitor's customer, so it is asked for only once they open the chat.
+  function offerTelegram() {
+    if (!state.telegram || state.telegramAsked || panel.hidden) return;
+    state.telegramAsked = true;
+    request("GET", "/telegram").then(function (r) { telegram.href = r.url; telegram.hidden = false; },
+                                     function () { state.telegramAsked = false; });
   }
   launcher.addEventListener("click", function () { setOpen(panel.hidden); });
   close.addEventListener("click", function () { setOpen(false); });
@@ -91,9 +102,25 @@
     var li = el("li", "tw-msg " + (m.author === "visitor" ? "tw-visitor" : "tw-agent"));
     var body = el("div", "tw-text", m.text); body.setAttribute("dir", "auto");
     li.appendChild(body);
+    if (!m.text) body.hidden = true;
+    (m.attachments || []).forEach(function (a) { li.appendChild(fileLink(a)); });
     if (m.id) li.setAttribute("data-id", String(m.id));
     if (m.client_id) li.setAttribute("data-client-id", m.client_id);
     return li;
+  }
+  var RASTER = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+  /* A file from the agent: a link signed for this visitor (it expires), names as text only. */
+  function fileLink(a) {
+    var name = String(a.name || "file");
+    var path = typeof a.path === "string" && a.path.indexOf("/files/") === 0 ? a.path : null;
+    if (!path) return el("span", "tw-file", "📎 " + name);
+    var link = el("a", "tw-file", "📎 " + name);
+    link.href = api + path; link.target = "_blank"; link.rel = "noopener noreferrer";
+    if (RASTER.indexOf(a.content_type) >= 0) {
+      var img = el("img", "tw-thumb"); img.src = api + path + "&inline=1"; img.alt = name;
+      link.insertBefore(img, link.firstChild);
+    }
+    return link;
   }
   function render(m) {
     if (m.id && state.rendered[m.id]) return;
@@ -227,6 +254,7 @@
     state.ready = request("POST", "/session", { site: site, token: store("token"), lang: lang, page: location.href })
       .then(function (s) {
         state.token = s.token; store("token", s.token); state.maxChars = s.max_chars; state.contact = s.contact;
+        state.telegram = !!s.telegram;
         title.textContent = s.title;
         if (!s.history.length) log.appendChild(bubble({ author: "agent", text: s.greeting }));
         s.history.forEach(render);
@@ -238,6 +266,7 @@
         });
         offline.hidden = s.online || !!s.contact;
         if (store("open")) setOpen(true);
+        offerTelegram();
         if (state.identity) request("POST", "/identify", state.identity);
         connect();
       }, function () { setTimeout(start, 5000); });

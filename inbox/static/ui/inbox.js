@@ -20,6 +20,7 @@ const ui = {
   items: [], cursor: null, counts: {}, unread: new Map(), search: null,
   current: null, // {conversation, customer, messages: Map, canned: []}
   customer: null, mode: "reply", typingTimer: null, lastTypingSent: 0, readLater: null,
+  pending: new Map(), // conversation id -> files being attached to the next reply
 };
 const $ = (id) => document.getElementById(id);
 
@@ -298,11 +299,37 @@ function messageEl(m) {
       m.kind === "incoming" && m.sentiment ? moodBadge(m.sentiment.label, m.sentiment.anger) : null,
       delivery),
     h("div", { class: "body", dir: "auto" }, m.text),
-    m.attachments?.length ? h("div", { class: "attachments" }, m.attachments.map((a) => {
-      const url = a.url && safeUrl(a.url);
-      const label = `📎 ${a.name || a.kind}${a.size ? ` (${Math.round(a.size / 1024)} KB)` : ""}`;
-      return url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, label) : h("span", { class: "badge" }, label);
-    })) : null);
+    m.attachments?.length ? h("div", { class: "attachments" }, m.attachments.map((a, i) => attachmentEl(m, a, i))) : null);
+}
+
+/** The store key of a file we can serve: agents' uploads, and mail attachments the email channel kept. */
+function fileKey(m, a) {
+  if (a.key && /^[0-9a-f]{64}$/.test(a.key)) return a.key;
+  if (m.channel === "email" && /^sha256:[0-9a-f]{64}$/.test(a.external_id || "")) return a.external_id.slice(7);
+  return null;
+}
+
+const RASTER = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+function attachmentEl(m, a, index) {
+  const name = a.name || a.kind || "file";
+  const label = `📎 ${name}${a.size ? ` (${fmtSize(a.size)})` : ""}`;
+  const key = fileKey(m, a);
+  // Telegram keeps customers' files; the service fetches them by file id on demand.
+  const held = !key && m.kind === "incoming" && m.channel === "telegram" && a.external_id;
+  if (key || held) {
+    const href = key ? `/api/v1/files/${key}?name=${encodeURIComponent(name)}` : `/api/v1/messages/${m.id}/files/${index}`;
+    const link = h("a", { href, download: name, class: "file-link", "data-key": key }, label);
+    if (!RASTER.includes(a.mime_type) || held) return link;
+    // A preview only for raster images, served inline by our own origin (never SVG).
+    return h("span", { class: "file-preview" }, h("img", { src: `${href}&inline=1`, alt: name, loading: "lazy" }), link);
+  }
+  const url = a.url && safeUrl(a.url);
+  return url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, label) : h("span", { class: "badge" }, label);
+}
+
+function fmtSize(bytes) {
+  return bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
 }
 
 function renderConversation() {
@@ -401,8 +428,12 @@ function composer() {
     h("div", { class: "tabs" }, tab("reply", t("reply")), tab("note", t("note")),
       ui.mode === "reply" ? h("label", { class: "hint", for: "reply-channel" }, t("send_on")) : null,
       ui.mode === "reply" ? picker : null),
-    menu, text,
-    h("div", { class: "bottom" }, h("span", { class: "hint" }, t("canned_hint")),
+    menu, text);
+  const files = ui.mode === "reply" ? attachControls(box, c.id) : null;
+  box.append(
+    files ? files.chips : "",
+    h("div", { class: "bottom" }, files ? files.button : null, files ? files.input : null,
+      h("span", { class: "hint" }, t("canned_hint")),
       h("button", { class: "primary", type: "submit", id: "send" }, t(ui.mode === "note" ? "add_note" : "send"))));
   let sel = 0;
   const matches = () => {
@@ -429,19 +460,115 @@ function composer() {
   box.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const value = text.value;
-    if (!value.trim()) return;
+    const ready = ui.mode === "reply" ? pendingFor(c.id).filter((f) => f.id) : [];
+    if (!value.trim() && !ready.length) return;
+    if (ui.mode === "reply" && pendingFor(c.id).some((f) => !f.id)) { toast(t("f_wait")); return; }
     const id = c.id;
     box.querySelector("#send").disabled = true;
     try {
       const m = ui.mode === "note"
         ? await api("POST", `/conversations/${id}/notes`, { text: value })
-        : await api("POST", `/conversations/${id}/reply`, { text: value, channel: picker.value || null });
+        : await api("POST", `/conversations/${id}/reply`, { text: value, channel: picker.value || null, attachments: ready.map((f) => f.id) });
       text.value = "";
-      if (ui.current?.conversation.id === id) upsertMessage(m);
+      const current = $("reply-text");
+      if (current && current !== text && current.value === value) current.value = "";
+      // A live update may have re-rendered the composer meanwhile: clear the chips on the page.
+      if (ui.mode === "reply") { ui.pending.delete(id); $("attach-chips")?.replaceChildren(); }
+      // The WebSocket may already have shown it, and newer (say, its delivery receipt).
+      if (ui.current?.conversation.id === id && !ui.current.messages.has(m.id)) upsertMessage(m);
     } catch (e) { toast(t("failed", { msg: e.message })); }
     box.querySelector("#send").disabled = false;
   });
   return box;
+}
+
+// ---------- attachments on the composer ----------
+function pendingFor(conversationId) {
+  if (!ui.pending.has(conversationId)) ui.pending.set(conversationId, []);
+  return ui.pending.get(conversationId);
+}
+
+/** The attach button, a hidden file input, the pending chips, and drag-and-drop onto the composer. */
+function attachControls(box, conversationId) {
+  const input = h("input", { type: "file", id: "attach-input", multiple: true, hidden: true, "aria-hidden": "true", tabindex: "-1" });
+  const button = h("button", { type: "button", id: "attach", class: "attach", "aria-label": t("attach_label"), title: t("attach_label"), onclick: () => input.click() }, `📎 ${t("attach")}`);
+  const chips = h("ul", { class: "attach-chips", id: "attach-chips", "aria-live": "polite", "aria-label": t("attachments") });
+  const render = () => {
+    chips.replaceChildren(...pendingFor(conversationId).map((f) => chipEl(f, conversationId, render)));
+  };
+  const add = (list) => { for (const file of list) uploadFile(file, conversationId, render); };
+  input.addEventListener("change", () => { add(input.files); input.value = ""; });
+  box.addEventListener("dragover", (ev) => { if (ev.dataTransfer?.types?.includes("Files")) { ev.preventDefault(); box.classList.add("drop"); } });
+  box.addEventListener("dragleave", (ev) => { if (!box.contains(ev.relatedTarget)) box.classList.remove("drop"); });
+  box.addEventListener("drop", (ev) => {
+    box.classList.remove("drop");
+    if (!ev.dataTransfer?.files?.length) return;
+    ev.preventDefault();
+    add(ev.dataTransfer.files);
+  });
+  render();
+  return { input, button, chips };
+}
+
+function chipEl(f, conversationId, render) {
+  const phase = f.error ? "error" : f.id ? "ready" : "uploading";
+  const remove = h("button", { type: "button", class: "chip-remove", "aria-label": t("f_remove", { name: f.name }), onclick: () => {
+    f.xhr?.abort();
+    const list = pendingFor(conversationId);
+    list.splice(list.indexOf(f), 1);
+    render();
+  } }, "×");
+  f.bar = f.id || f.error ? null : h("progress", { max: "1", value: String(f.progress), "aria-label": t("f_uploading", { name: f.name }) });
+  return h("li", { class: `chip ${phase}`, "data-state": phase, title: f.error || "" },
+    h("span", { class: "chip-name", dir: "auto" }, f.name),
+    f.error ? h("span", { class: "chip-error", role: "alert" }, f.error)
+      : h("span", { class: "chip-size" }, f.id ? fmtSize(f.size) : `${Math.round(f.progress * 100)}%`),
+    f.bar, remove);
+}
+
+/** Error text in the agent's language for an upload the server (or the network) refused. */
+function uploadError(status, code, fallback) {
+  const known = { file_too_large: "f_too_large", file_type_mismatch: "f_mismatch", file_type_not_allowed: "f_type", file_refused: "f_type", file_empty: "f_empty" };
+  if (known[code]) return t(known[code]);
+  if (status === 413) return t("f_too_large");
+  return t("failed", { msg: fallback || t("f_network") });
+}
+
+let uploadLimits = null;
+
+async function uploadFile(file, conversationId, render) {
+  const entry = { name: file.name, size: file.size, progress: 0, id: null, error: null, xhr: null, bar: null };
+  pendingFor(conversationId).push(entry);
+  render();
+  // Refuse an oversize file at once: the server stops reading it, which browsers may report
+  // as a network error instead of the 413.
+  uploadLimits ??= await api("GET", "/uploads/limits").catch(() => null);
+  if (!pendingFor(conversationId).includes(entry)) return; // removed meanwhile
+  if (uploadLimits && file.size > uploadLimits.max_bytes) {
+    entry.error = t("f_too_large");
+    if (ui.current?.conversation.id === conversationId) render();
+    return;
+  }
+  const body = new FormData();
+  body.append("file", file, file.name);
+  const xhr = new XMLHttpRequest();
+  entry.xhr = xhr;
+  xhr.open("POST", "/api/v1/uploads");
+  xhr.responseType = "json";
+  xhr.upload.addEventListener("progress", (ev) => {
+    if (!ev.lengthComputable) return;
+    entry.progress = ev.loaded / ev.total;
+    if (entry.bar) entry.bar.value = entry.progress;
+  });
+  xhr.addEventListener("load", () => {
+    entry.xhr = null;
+    const data = xhr.response || {};
+    if (xhr.status === 201) { Object.assign(entry, { id: data.id, name: data.name, size: data.size, progress: 1 }); }
+    else entry.error = uploadError(xhr.status, data.error?.code, data.error?.message);
+    if (ui.current?.conversation.id === conversationId) render();
+  });
+  xhr.addEventListener("error", () => { entry.xhr = null; entry.error = uploadError(0, null, null); if (ui.current?.conversation.id === conversationId) render(); });
+  xhr.send(body);
 }
 
 /** The channels a reply can go out on: the latest by default, or any unblocked identity. */
@@ -466,6 +593,11 @@ function signalTyping() {
 
 function upsertMessage(m) {
   if (!ui.current || m.conversation_id !== ui.current.conversation.id) return;
+  const known = ui.current.messages.get(m.id);
+  // The reply's own API answer can arrive after the live "sent" update: never step back to queued.
+  if (known && m.delivery_status === "queued" && known.delivery_status && known.delivery_status !== "queued") {
+    m = { ...m, delivery_status: known.delivery_status, delivery_error: known.delivery_error, channel_message_id: known.channel_message_id };
+  }
   ui.current.messages.set(m.id, m);
   const timeline = $("timeline");
   if (!timeline) return;
@@ -488,7 +620,8 @@ function renderCustomer() {
   const pane = clear($("customer"));
   pane.append(h("h2", { id: "customer-name" }, c.display_name || `#${c.id}`));
   pane.append(h("h3", {}, t("identities")), h("ul", { id: "identities" }, c.identities.map((i) =>
-    h("li", {}, channelBadge(i.channel), " ", h("span", { dir: "ltr" }, i.external_id), i.blocked ? h("span", { class: "badge prio-high" }, t("blocked")) : null))));
+    h("li", {}, channelBadge(i.channel), " ", h("span", { dir: "ltr" }, i.external_id), i.blocked ? h("span", { class: "badge prio-high" }, t("blocked")) : null,
+    i.profile?.verified === false ? h("span", { class: "badge", title: i.profile.via || "" }, t("unverified")) : null))));
   const dl = h("dl", {});
   const add = (k, v) => { if (v) dl.append(h("dt", {}, k), h("dd", { dir: "auto" }, String(v))); };
   add(t("email"), c.email); add(t("phone"), c.phone); add(t("language"), c.language && t(`l_${c.language}`));
