@@ -52,7 +52,10 @@ VIEWS: dict[str, dict[str, str]] = {
     },
     "all + label vip": {"label": "vip"},
     "all + language ar": {"language": "ar"},
+    "my teams (active)": {"team": "mine", "active": "true"},
+    "one team": {"team": "3"},
 }
+TEAMS = 5
 
 FILL = f"""
 INSERT INTO agents (login, display_name, role, password_hash, language, active, created_at)
@@ -71,13 +74,23 @@ SELECT g, (ARRAY['telegram','email','webchat','whatsapp'])[1 + g % 4], 'ext-' ||
        false, now(), now()
 FROM generate_series(1, {CONVERSATIONS}) g;
 
+INSERT INTO teams (id, name, description, created_at)
+SELECT g, 'Team ' || g, '', now() FROM generate_series(1, {TEAMS}) g;
+SELECT setval('teams_id_seq', {TEAMS});
+-- The bench agent (id 1) is in teams 1 and 2; every agent is in one team.
+INSERT INTO team_members (team_id, agent_id, created_at)
+SELECT 1 + (a % {TEAMS}), a, now() FROM generate_series(2, {AGENTS} + 1) a
+UNION ALL SELECT t, 1, now() FROM generate_series(1, 2) t;
+
 -- 70% resolved, 12% open, 8% pending, 10% with the bot; last activity over 90 days.
-INSERT INTO conversations (id, customer_id, status, assignee_id, priority, escalation_reason,
+INSERT INTO conversations (id, customer_id, status, assignee_id, team_id, priority,
+    escalation_reason,
     language, last_channel, labels, bot_state, preview, sentiment, waiting_since,
     first_response_at, resolved_at, last_message_at, created_at, updated_at)
 SELECT g, g, st,
        CASE WHEN st = 'open' OR (st = 'resolved' AND r2 < 0.6) THEN 1 + (g % ({AGENTS} + 1))
        END,
+       CASE WHEN g % 6 = 0 THEN NULL ELSE 1 + g % {TEAMS} END,
        'normal',
        CASE WHEN st IN ('pending', 'open') THEN
             (ARRAY['customer_request','low_confidence','bot_unavailable','anger'])[1 + g % 4]
@@ -117,6 +130,12 @@ SELECT c, c,
        now() - (g % 1000) * interval '1 hour'
 FROM (SELECT g, 1 + (g % {CONVERSATIONS}) AS c FROM generate_series(1, {MESSAGES}) g) s;
 SELECT setval('messages_id_seq', {MESSAGES});
+
+-- The bench agent has read half of every third conversation (message ids of conversation c
+-- are c - 1 + k * conversations).
+INSERT INTO conversation_reads (agent_id, conversation_id, last_read_message_id, updated_at)
+SELECT 1, g, g - 1 + 10 * {CONVERSATIONS}, now()
+FROM generate_series(1, {CONVERSATIONS}) g WHERE g % 3 = 0;
 """
 
 
@@ -158,11 +177,13 @@ async def measure(url: str, runs: int) -> list[tuple[str, float, float, str]]:
         )
         token = (await resp.json())["token"]
         headers = {"Authorization": f"Bearer {token}"}
-        captured: list[tuple[str, Any]] = []
+        captured: dict[str, tuple[str, Any]] = {}
 
         def capture(conn: Any, cursor: Any, statement: str, params: Any, *args: Any) -> None:
             if "FROM conversations JOIN customers" in statement:
-                captured.append((statement, params))
+                captured["list"] = (statement, params)
+            elif "LEFT OUTER JOIN conversation_reads" in statement:
+                captured["unread"] = (statement, params)
 
         engine = app[ENGINE]
         event.listen(engine.sync_engine, "before_cursor_execute", capture)
@@ -182,14 +203,13 @@ async def measure(url: str, runs: int) -> list[tuple[str, float, float, str]]:
                 timings.append((time.perf_counter() - started) * 1000)
                 assert resp.status == 200
             plan = ""
-            if captured:
-                statement, sql_params = captured[-1]
+            for kind, (statement, sql_params) in sorted(captured.items()):
                 async with app[RUNTIME].sessions() as session:
                     conn = await session.connection()
                     rows = await conn.exec_driver_sql(
                         "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, sql_params
                     )
-                    plan = "\n".join(f"    {r[0]}" for r in rows)
+                    plan += f"    [{kind} query]\n" + "\n".join(f"    {r[0]}" for r in rows) + "\n"
             results.append((name, statistics.median(timings), percentile(timings, 0.95), plan))
         event.remove(engine.sync_engine, "before_cursor_execute", capture)
         # Outside the list budget, for the record: opening a conversation and searching.

@@ -16,7 +16,7 @@ from core.bus import delivery_queue, pipeline_queue
 from core.db import in_transaction
 from core.errors import ConflictError, Invalid, NotFound
 from core.events import Event
-from core.models import Agent, Conversation, Customer, Identity, Message, Order, utcnow
+from core.models import Agent, Conversation, Customer, Identity, Message, Order, Team, utcnow
 from core.runtime import Runtime
 from core.serialize import conversation_dict, customer_dict, message_dict
 from core.text import detect_language
@@ -564,6 +564,46 @@ async def do_assign(
         )
 
     return await _change(rt, conversation_id, change, [ev.CONVERSATION_ASSIGNED])
+
+
+async def do_assign_team(
+    rt: Runtime, conversation_id: int, team_id: int | None, *, agent_id: int | None
+) -> Conversation:
+    """Route the conversation to a team (or to none); who owns it and its status stay as-is."""
+
+    async def change(session: AsyncSession, conv: Conversation) -> Message | None:
+        if conv.status == ConversationStatus.RESOLVED:
+            raise ConflictError("reopen the conversation before routing it", code="resolved")
+        if conv.team_id == team_id:
+            return None
+        previous = conv.team
+        if team_id is None:
+            conv.team = None
+            return _activity(
+                conv,
+                "team",
+                f"Removed from team {previous.name}" if previous else "Removed from its team",
+                agent_id=agent_id,
+                team_id=None,
+                previous_team_id=previous.id if previous else None,
+                previous_team_name=previous.name if previous else None,
+            )
+        team = await session.get(Team, team_id)
+        if team is None:
+            raise NotFound(f"team {team_id} does not exist")
+        conv.team = team
+        return _activity(
+            conv,
+            "team",
+            f"Assigned to team {team.name}",
+            agent_id=agent_id,
+            team_id=team.id,
+            team_name=team.name,
+            previous_team_id=previous.id if previous else None,
+            previous_team_name=previous.name if previous else None,
+        )
+
+    return await _change(rt, conversation_id, change, [ev.CONVERSATION_TEAM_ASSIGNED])
 
 
 async def do_resolve(rt: Runtime, conversation_id: int, *, agent_id: int | None) -> Conversation:

@@ -17,6 +17,10 @@ CONVERSATION_ESCALATED = "conversation.escalated"
 CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_RESOLVED = "conversation.resolved"
 CONVERSATION_REOPENED = "conversation.reopened"
+CONVERSATION_TEAM_ASSIGNED = "conversation.team_assigned"
+CONVERSATION_READ = "conversation.read"
+TEAM_UPDATED = "team.updated"
+TEAM_DELETED = "team.deleted"
 CUSTOMER_MERGED = "customer.merged"
 ALERT_RAISED = "alert.raised"
 
@@ -29,6 +33,10 @@ ALL_EVENTS = (
     CONVERSATION_ASSIGNED,
     CONVERSATION_RESOLVED,
     CONVERSATION_REOPENED,
+    CONVERSATION_TEAM_ASSIGNED,
+    CONVERSATION_READ,
+    TEAM_UPDATED,
+    TEAM_DELETED,
     CUSTOMER_MERGED,
     ALERT_RAISED,
 )

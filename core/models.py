@@ -18,13 +18,14 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from core.types import Author, ConversationStatus, MessageKind, Priority, Role
 
@@ -136,6 +137,29 @@ class Session(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Team(Base):
+    """A group of agents that conversations can be routed to (billing, shipping…)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TeamMember(Base):
+    """An agent's membership of a team (many-to-many)."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (PrimaryKeyConstraint("team_id", "agent_id"),)
+
+    team_id: Mapped[int] = mapped_column(Id, ForeignKey("teams.id"))
+    # The "my teams" view looks memberships up by agent.
+    agent_id: Mapped[int] = mapped_column(Id, ForeignKey("agents.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Conversation(Base):
     """A customer's conversation across every channel; ownership is its status."""
 
@@ -152,12 +176,17 @@ class Conversation(Base):
         Index("ix_conversations_status_waiting", "status", "waiting_since"),
         Index("ix_conversations_assignee_status", "assignee_id", "status", "last_message_at"),
         Index("ix_conversations_last_message", "last_message_at"),
+        Index("ix_conversations_team_last_message", "team_id", "last_message_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id"), index=True)
     status: Mapped[ConversationStatus] = mapped_column(String(16))
     assignee_id: Mapped[int | None] = mapped_column(Id, ForeignKey("agents.id"))
+    team_id: Mapped[int | None] = mapped_column(Id, ForeignKey("teams.id"))
+    # Loaded with the conversation (one extra IN query per batch), so every serialised
+    # conversation can name its team without a lazy load.
+    team: Mapped[Team | None] = relationship(lazy="selectin")
     priority: Mapped[Priority] = mapped_column(String(16), default=Priority.NORMAL)
     escalation_reason: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(16))
@@ -229,6 +258,18 @@ class Message(Base):
     pipeline_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConversationRead(Base):
+    """How far an agent has read a conversation: the last message id they saw."""
+
+    __tablename__ = "conversation_reads"
+    __table_args__ = (PrimaryKeyConstraint("agent_id", "conversation_id"),)
+
+    agent_id: Mapped[int] = mapped_column(Id, ForeignKey("agents.id"))
+    conversation_id: Mapped[int] = mapped_column(Id, ForeignKey("conversations.id"))
+    last_read_message_id: Mapped[int] = mapped_column(Id)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Order(Base):

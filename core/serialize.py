@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.models import Agent, Conversation, Customer, Identity, Message, Order
+from sqlalchemy import inspect
+
+from core.models import Agent, Conversation, Customer, Identity, Message, Order, Team
 
 
 def _iso(value: Any) -> Any:
@@ -38,6 +40,17 @@ def message_dict(m: Message) -> dict[str, Any]:
     }
 
 
+def team_ref(c: Conversation) -> dict[str, Any] | None:
+    """The conversation's team as ``{id, name}``, never triggering a load (async-safe)."""
+    if c.team_id is None:
+        return None
+    team = inspect(c).attrs.team.loaded_value
+    if isinstance(team, Team) and team.id == c.team_id:
+        return {"id": team.id, "name": team.name}
+    # Not loaded (a row built in this transaction): the id alone still identifies it.
+    return {"id": c.team_id, "name": None}
+
+
 def conversation_dict(c: Conversation) -> dict[str, Any]:
     """A conversation's header: ownership, timing and routing facts."""
     return {
@@ -45,6 +58,8 @@ def conversation_dict(c: Conversation) -> dict[str, Any]:
         "customer_id": c.customer_id,
         "status": str(c.status),
         "assignee_id": c.assignee_id,
+        "team_id": c.team_id,
+        "team": team_ref(c),
         "priority": str(c.priority),
         "escalation_reason": c.escalation_reason,
         "language": c.language,
@@ -101,6 +116,19 @@ def agent_dict(a: Agent) -> dict[str, Any]:
         "active": a.active,
         "last_seen_at": _iso(a.last_seen_at),
     }
+
+
+def team_dict(t: Team, member_ids: list[int] | None = None) -> dict[str, Any]:
+    """A team and, when given, the ids of its members."""
+    data: dict[str, Any] = {
+        "id": t.id,
+        "name": t.name,
+        "description": t.description or "",
+        "created_at": _iso(t.created_at),
+    }
+    if member_ids is not None:
+        data["member_ids"] = sorted(member_ids)
+    return data
 
 
 def order_dict(o: Order) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from core.migrate import upgrade
 from core.models import Agent, Order, utcnow
 from core.runtime import Runtime
 from core.settings import Settings
+from core.teams import do_add_team_member, do_create_team
 from core.types import InboundMessage, Priority, Role
 
 DEMO_PASSWORD = "tawasul-demo"
@@ -121,6 +122,18 @@ async def seed(settings: Settings) -> str:
         rt, khalid.conversation_id, omar, "العميل يريد الإلغاء قبل الشحن — تحقق من المستودع"
     )
     # Fatima's conversation stays with the bot.
+
+    # Two teams; Huda supervises both. Refunds go to billing, deliveries and cancellations to
+    # shipping (Khalid's waits there unassigned, so it shows under Omar's "My teams").
+    billing = await do_create_team(rt, "Billing / الفوترة", "Refunds, invoices, payments")
+    shipping = await do_create_team(rt, "Shipping / الشحن", "Deliveries, carriers, cancellations")
+    for team, members in ((billing, ("sara", "huda")), (shipping, ("omar", "huda"))):
+        for login in members:
+            await do_add_team_member(rt, team.id, agents[login].id)
+    huda = agents["huda"].id
+    await actions.do_assign_team(rt, ahmed.conversation_id, billing.id, agent_id=huda)
+    await actions.do_assign_team(rt, khalid.conversation_id, shipping.id, agent_id=huda)
+    await actions.do_assign_team(rt, fatima.conversation_id, shipping.id, agent_id=None)
     customer_of = {
         "fatima": fatima.customer_id,
         "ahmed": ahmed.customer_id,

@@ -51,6 +51,8 @@ class ConversationQuery(Strict):
     label: Annotated[str, StringConstraints(max_length=40)] | None = None
     language: Annotated[str, StringConstraints(max_length=16)] | None = None
     sentiment: Literal["angry", "negative", "neutral", "positive"] | None = None
+    team: str | None = Field(default=None, description="'mine', 'none' or a team id")
+    active: bool = Field(default=False, description="only conversations not resolved")
     sort: Literal["recent", "waiting"] = "recent"
     limit: int = Field(default=25, ge=1, le=100)
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -100,6 +102,40 @@ class AssignBody(Strict):
     """Who should own the conversation (null returns it to the queue)."""
 
     agent_id: int | None
+
+
+class TeamAssignBody(Strict):
+    """The team the conversation goes to (null: no team)."""
+
+    team_id: int | None
+
+
+class ReadBody(Strict):
+    """The last message the agent has seen (default: the latest one)."""
+
+    message_id: int | None = None
+
+
+class TeamBody(Strict):
+    """A new team."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class TeamPatch(Strict):
+    """A team's new name or description."""
+
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] | None
+    ) = None
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class MemberBody(Strict):
+    """The agent to add to a team."""
+
+    agent_id: int
 
 
 class EscalateBody(Strict):

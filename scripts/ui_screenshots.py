@@ -126,6 +126,8 @@ async def main(out: Path) -> None:
                 await page.goto(url + "/supervisor")
                 await page.wait_for_selector("#tiles .tile")
                 await shoot(page, out / f"supervisor-{lang}.png")
+                await page.locator("#teams .team").first.scroll_into_view_if_needed()
+                await shoot(page, out / f"teams-{lang}.png")
             await browser.close()
         await runner.cleanup()
 

@@ -14,6 +14,7 @@ from inbox.endpoints import (
     presence,
     search,
     supervision,
+    teams,
     webhooks,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "presence",
     "search",
     "supervision",
+    "teams",
     "webhooks",
 ]

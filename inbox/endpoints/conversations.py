@@ -8,14 +8,16 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import actions
 from core.errors import Invalid, NotFound
 from core.files import FileMissing
-from core.models import Conversation, Customer, Message
+from core.models import Conversation, Customer, Message, Team, TeamMember
+from core.reads import do_mark_read, unread_counts
 from core.serialize import conversation_dict, customer_dict, message_dict
-from core.types import Role
+from core.types import ConversationStatus, Role
 from inbox.api import api, current_agent
 from inbox.keys import FILES, RUNTIME
 from inbox.schemas import (
@@ -24,7 +26,9 @@ from inbox.schemas import (
     EscalateBody,
     LabelsBody,
     NoteBody,
+    ReadBody,
     ReplyBody,
+    TeamAssignBody,
 )
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -75,6 +79,20 @@ async def list_conversations(request: web.Request, query: ConversationQuery) -> 
         filters.append(Conversation.sentiment == query.sentiment)
     if query.label:
         filters.append(cast(Conversation.labels, String).like(f'%"{query.label.lower()}"%'))
+    if query.team == "mine":
+        filters.append(
+            Conversation.team_id.in_(
+                select(TeamMember.team_id).where(TeamMember.agent_id == agent.id)
+            )
+        )
+    elif query.team == "none":
+        filters.append(Conversation.team_id.is_(None))
+    elif query.team:
+        if not query.team.isdigit():
+            raise Invalid("team is 'mine', 'none' or a team id", code="validation_error")
+        filters.append(Conversation.team_id == int(query.team))
+    if query.active:
+        filters.append(Conversation.status != ConversationStatus.RESOLVED)
 
     if query.sort == "waiting":
         key = func.coalesce(Conversation.waiting_since, FAR_FUTURE)
@@ -95,16 +113,22 @@ async def list_conversations(request: web.Request, query: ConversationQuery) -> 
     stmt = (
         select(Conversation, Customer.display_name, Customer.language)
         .join(Customer, Customer.id == Conversation.customer_id)
+        # The team's name comes in the same round trip (teams are few; the join is a hash).
+        .outerjoin(Team, Team.id == Conversation.team_id)
+        .options(contains_eager(Conversation.team))
         .where(*filters)
         .order_by(*order)
         .limit(query.limit + 1)
     )
     async with request.app[RUNTIME].sessions() as session:
         rows = (await session.execute(stmt)).all()
+        # One grouped query for the page, not one per row.
+        unread = await unread_counts(session, agent.id, [row[0].id for row in rows[: query.limit]])
     items: list[dict[str, Any]] = []
     for conv, name, language in rows[: query.limit]:
         item = conversation_dict(conv)
         item["customer"] = {"id": conv.customer_id, "display_name": name, "language": language}
+        item["unread"] = unread.get(conv.id, 0)
         items.append(item)
     next_cursor = None
     if len(rows) > query.limit:
@@ -187,6 +211,29 @@ async def assign(request: web.Request, body: AssignBody) -> web.Response:
         request.app[RUNTIME], conversation_id(request), body.agent_id, agent_id=agent.id
     )
     return web.json_response(conversation_dict(conv))
+
+
+@api.route("POST", "/conversations/{conversation_id}/team", tag="conversations")
+async def assign_team(request: web.Request, body: TeamAssignBody) -> web.Response:
+    """Route to a team (any agent), or to no team; the assignee and status stay."""
+    agent = current_agent(request)
+    conv = await actions.do_assign_team(
+        request.app[RUNTIME], conversation_id(request), body.team_id, agent_id=agent.id
+    )
+    return web.json_response(conversation_dict(conv))
+
+
+@api.route("POST", "/conversations/{conversation_id}/read", tag="conversations")
+async def mark_read(request: web.Request, body: ReadBody) -> web.Response:
+    """Mark the conversation read up to a message (default: all) for the calling agent."""
+    agent = current_agent(request)
+    cid = conversation_id(request)
+    marker = await do_mark_read(request.app[RUNTIME], agent.id, cid, body.message_id)
+    async with request.app[RUNTIME].sessions() as session:
+        unread = (await unread_counts(session, agent.id, [cid])).get(cid, 0)
+    return web.json_response(
+        {"conversation_id": cid, "last_read_message_id": marker, "unread": unread}
+    )
 
 
 @api.route("POST", "/conversations/{conversation_id}/escalate", tag="conversations")

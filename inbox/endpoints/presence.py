@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from core.alerts import do_signal_typing, typing_recipients
-from core.models import Conversation
+from core.models import Conversation, TeamMember
 from core.types import ConversationStatus
 from inbox.api import api, current_agent
 from inbox.endpoints.conversations import conversation_id
@@ -24,7 +24,7 @@ class TypingBody(Strict):
 
 @api.route("GET", "/inbox/counts", tag="inbox")
 async def counts(request: web.Request) -> web.Response:
-    """How many conversations each view holds (mine open, pending, bot, all active)."""
+    """How many conversations each view holds (mine open, pending, bot, my teams, all active)."""
     agent = current_agent(request)
     async with request.app[RUNTIME].sessions() as session:
         by_status = dict(
@@ -42,11 +42,20 @@ async def counts(request: web.Request) -> web.Response:
                 Conversation.status == ConversationStatus.OPEN,
             )
         )
+        teams = await session.scalar(
+            select(func.count()).where(
+                Conversation.team_id.in_(
+                    select(TeamMember.team_id).where(TeamMember.agent_id == agent.id)
+                ),
+                Conversation.status != ConversationStatus.RESOLVED,
+            )
+        )
     return web.json_response(
         {
             "mine": int(mine or 0),
             "pending": int(by_status.get(ConversationStatus.PENDING, 0)),
             "bot": int(by_status.get(ConversationStatus.BOT, 0)),
+            "teams": int(teams or 0),
             "all": int(sum(by_status.values())),
         }
     )

@@ -51,3 +51,10 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float = 5.0) -
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def db_client(aiohttp_client: Callable[..., Awaitable[Client]], database_url: str) -> Client:
+    """The service on SQLite and on PostgreSQL, with no pipeline steps (tests set states)."""
+    app = create_app(make_settings(database_url), migrate=False, steps=lambda *_: [])
+    return await aiohttp_client(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core.db import make_engine, make_sessions
-from core.models import Agent, Conversation, Customer, Identity, Order
+from core.models import Agent, Conversation, Customer, Identity, Order, Team, TeamMember
 from inbox.demo import seed
 from tests.conftest import make_settings
 
@@ -23,8 +23,12 @@ async def test_demo_seeds_every_state_once(sqlite_url: str) -> None:
         languages = set((await session.execute(select(Customer.language))).scalars())
         agents = await session.scalar(select(func.count()).select_from(Agent))
         orders = await session.scalar(select(func.count()).select_from(Order))
+        teams = set((await session.execute(select(Team.name))).scalars())
+        members = await session.scalar(select(func.count()).select_from(TeamMember))
+        routed = await session.scalar(select(func.count()).where(Conversation.team_id.is_not(None)))
     await engine.dispose()
     assert statuses == {"bot", "pending", "open", "resolved"}
     assert {"telegram", "email", "webchat", "webhook"} <= channels
     assert {"ar", "en"} <= languages
     assert agents == 4 and orders == 5
+    assert teams == {"Billing / الفوترة", "Shipping / الشحن"} and members == 4 and routed == 3

@@ -9,7 +9,7 @@ from tests.inbox.conftest import Client, eventually, login_as
 
 
 async def test_counts_per_view(client: Client) -> None:
-    """Mine counts my open conversations; pending, bot and all count active ones."""
+    """Mine counts my open conversations; pending, bot, my teams and all count active ones."""
     rt = client.app[RUNTIME]
     headers = await login_as(client, "sara")
     me = (await (await client.get("/api/v1/me", headers=headers)).json())["id"]
@@ -20,10 +20,16 @@ async def test_counts_per_view(client: Client) -> None:
         counts = await (await client.get("/api/v1/inbox/counts", headers=headers)).json()
         return counts if counts["pending"] == 2 else None
 
-    assert await eventually(both_pending) == {"mine": 0, "pending": 2, "bot": 0, "all": 2}
+    assert await eventually(both_pending) == {
+        "mine": 0,
+        "teams": 0,
+        "pending": 2,
+        "bot": 0,
+        "all": 2,
+    }
     await actions.do_assign(rt, first.conversation_id, me, agent_id=me)
     counts = await (await client.get("/api/v1/inbox/counts", headers=headers)).json()
-    assert counts == {"mine": 1, "pending": 1, "bot": 0, "all": 2}
+    assert counts == {"mine": 1, "teams": 0, "pending": 1, "bot": 0, "all": 2}
 
 
 async def test_typing_reaches_other_agents_live(client: Client) -> None:

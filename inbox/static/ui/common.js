@@ -2,7 +2,7 @@
 import { STRINGS } from "./i18n.js";
 
 const LANG_KEY = "tawasul.lang";
-export const state = { lang: localStorage.getItem(LANG_KEY) || "en", me: null, agents: new Map() };
+export const state = { lang: localStorage.getItem(LANG_KEY) || "en", me: null, agents: new Map(), teams: new Map() };
 
 export function t(key, vars = {}) {
   const table = STRINGS[state.lang] || STRINGS.en;
@@ -86,7 +86,22 @@ export async function loadMe() {
   if (!localStorage.getItem(LANG_KEY) && state.me.language) applyLanguage(state.me.language);
   const agents = await api("GET", "/agents");
   state.agents = new Map(agents.map((a) => [a.id, a]));
+  await loadTeams();
   return state.me;
+}
+
+/** Every team (name and member ids); reloaded when a team changes. */
+export async function loadTeams() {
+  const teams = await api("GET", "/teams");
+  state.teams = new Map(teams.map((x) => [x.id, x]));
+  return state.teams;
+}
+
+/** The conversation's team chip, or nothing. Its name comes from the team list when known. */
+export function teamChip(c, id = undefined) {
+  if (!c.team_id) return null;
+  const name = state.teams.get(c.team_id)?.name || c.team?.name || `#${c.team_id}`;
+  return h("span", { class: "badge team-chip", "data-team": c.team_id, id, title: t("team_label"), dir: "auto" }, name);
 }
 
 export function agentName(id) { return state.agents.get(id)?.display_name || t("agent_fallback"); }

@@ -1,11 +1,12 @@
 // The agent inbox: views and filters, one cross-channel timeline, replies, live updates.
 import {
   api, agentName, applyLanguage, channelBadge, clear, connectLive, fmtTime, h, languageButton,
-  loadMe, logout, moodBadge, qs, since, state, t, toast,
+  loadMe, loadTeams, logout, moodBadge, qs, since, state, t, teamChip, toast,
 } from "./common.js";
 
 const VIEWS = {
   mine: { assignee: "me", status: "open" },
+  teams: { team: "mine", active: "true" },
   pending: { status: "pending", sort: "waiting" },
   bot: { status: "bot" },
   all: {},
@@ -18,7 +19,7 @@ const ui = {
   view: localStorage.getItem("tawasul.view") || "pending",
   items: [], cursor: null, counts: {}, unread: new Map(), search: null,
   current: null, // {conversation, customer, messages: Map, canned: []}
-  customer: null, mode: "reply", typingTimer: null, lastTypingSent: 0,
+  customer: null, mode: "reply", typingTimer: null, lastTypingSent: 0, readLater: null,
   pending: new Map(), // conversation id -> files being attached to the next reply
 };
 const $ = (id) => document.getElementById(id);
@@ -66,6 +67,12 @@ function showApp() {
   refreshList();
   const m = location.hash.match(/^#\/c\/(\d+)/);
   if (m) openConversation(Number(m[1]));
+  document.addEventListener("visibilitychange", () => {
+    const later = ui.readLater;
+    if (document.visibilityState !== "visible" || !later) return;
+    ui.readLater = null;
+    if (ui.current?.conversation.id === later.id) markRead(later.id, later.messageId);
+  });
   if ("Notification" in window && Notification.permission === "default") {
     document.addEventListener("click", () => Notification.requestPermission().catch(() => {}), { once: true });
   }
@@ -124,6 +131,8 @@ async function refreshList() {
       const page = await api("GET", `/conversations${qs(listQuery())}`);
       ui.items = page.items;
       ui.cursor = page.next_cursor;
+      // The server's counts are the truth; live bumps only fill the gap until the next reload.
+      ui.unread = new Map(page.items.map((c) => [c.id, c.unread || 0]));
       ui.counts = await api("GET", "/inbox/counts");
       renderViews();
       if (!ui.search) renderList();
@@ -140,12 +149,13 @@ function scheduleRefresh() { if (!listTimer) listTimer = setTimeout(() => { list
 async function loadMore() {
   const page = await api("GET", `/conversations${qs(listQuery(ui.cursor))}`);
   ui.items.push(...page.items);
+  for (const c of page.items) ui.unread.set(c.id, c.unread || 0);
   ui.cursor = page.next_cursor;
   renderList();
 }
 
 function listItem(c) {
-  const unread = ui.unread.get(c.id) || 0;
+  const unread = ui.current?.conversation.id === c.id ? 0 : ui.unread.get(c.id) || 0;
   const name = c.customer?.display_name || `#${c.customer_id}`;
   return h("li", {},
     h("button", {
@@ -163,6 +173,7 @@ function listItem(c) {
         h("span", { class: `badge status-${c.status}` }, t(`s_${c.status}`)),
         c.priority === "high" || c.priority === "urgent" ? h("span", { class: `badge prio-${c.priority}` }, t(`p_${c.priority}`)) : null,
         moodBadge(c.sentiment),
+        teamChip(c),
         c.status === "pending" && c.waiting_since ? h("span", { class: "time" }, t("waiting", { t: since(c.waiting_since) })) : null,
         ...(c.labels || []).map((l) => h("span", { class: "badge" }, `#${l}`)))));
 }
@@ -214,7 +225,8 @@ async function openConversation(id) {
     ]);
     ui.current = { conversation: data.conversation, customer: data.customer, messages: new Map(data.messages.map((m) => [m.id, m])), canned };
   } catch (e) { toast(t("failed", { msg: e.message })); return; }
-  ui.unread.delete(id);
+  ui.unread.set(id, 0);
+  markRead(id, Math.max(0, ...ui.current.messages.keys()));
   history.replaceState(null, "", `#/c/${id}`);
   renderConversation();
   for (const b of document.querySelectorAll(".conv-item[data-id]")) b.setAttribute("aria-current", String(Number(b.dataset.id) === id));
@@ -223,6 +235,17 @@ async function openConversation(id) {
   loadCustomer(data_customer_id());
 }
 function data_customer_id() { return ui.current.conversation.customer_id; }
+
+/** Move this agent's read marker on the server, so every tab and device agrees after reload. */
+function markRead(id, messageId) {
+  if (document.visibilityState === "hidden") { ui.readLater = { id, messageId }; return; }
+  api("POST", `/conversations/${id}/read`, messageId ? { message_id: messageId } : {}).catch(() => {});
+}
+
+function clearUnreadBadge(id) {
+  ui.unread.set(id, 0);
+  document.querySelector(`.conv-item[data-id="${id}"] .unread`)?.remove();
+}
 
 function activityText(m) {
   const meta = m.meta || {};
@@ -238,6 +261,9 @@ function activityText(m) {
     case "labelled": return t("a_labelled", { labels: (meta.labels || []).join("، ") || "—" });
     case "alert": return t("a_alert", { detail: m.text });
     case "priority": return t("a_priority", { priority: t(`p_${meta.priority}`) });
+    case "team":
+      if (meta.reason === "team_deleted") return t("a_team_deleted", { name: meta.previous_team_name || "—" });
+      return meta.team_id ? t("a_team", { name: meta.team_name }) : t("a_team_removed", { name: meta.previous_team_name || "—" });
     case "unassigned": case "resolved": case "reopened": case "handed_to_bot": return t(`a_${meta.action}`);
     default: return m.text;
   }
@@ -257,7 +283,7 @@ function safeUrl(url) {
 function messageEl(m) {
   if (m.kind === "activity") {
     return h("div", { class: `msg msg-activity${m.meta?.action === "alert" ? " alert" : ""}`, "data-id": m.id, "data-kind": "activity", role: "note" },
-      h("span", {}, activityText(m)), " · ", h("time", { datetime: m.created_at }, fmtTime(m.created_at)));
+      h("span", { dir: "auto" }, activityText(m)), " · ", h("time", { datetime: m.created_at }, fmtTime(m.created_at)));
   }
   const angry = m.sentiment?.label === "angry";
   const delivery = m.kind === "outgoing" && m.delivery_status
@@ -320,6 +346,11 @@ function renderConversation() {
       sel.onchange = () => sel.value && act("assign", { agent_id: Number(sel.value) });
       actions.append(sel);
     }
+    const teams = h("select", { id: "team-picker", "aria-label": t("team_label") },
+      h("option", { value: "" }, c.team_id ? t("team_none") : t("team_pick")),
+      [...state.teams.values()].map((x) => h("option", { value: x.id, selected: x.id === c.team_id }, x.name)));
+    teams.onchange = () => act("team", { team_id: teams.value ? Number(teams.value) : null });
+    actions.append(teams);
     if (c.assignee_id) actions.append(h("button", { type: "button", onclick: () => act("assign", { agent_id: null }) }, t("unassign")));
     if (c.status !== "bot") actions.append(h("button", { type: "button", onclick: () => act("hand-to-bot") }, t("hand_bot")));
     actions.append(h("button", { type: "button", class: "primary", id: "resolve", onclick: () => act("resolve") }, t("resolve")));
@@ -330,6 +361,7 @@ function renderConversation() {
     h("h2", { id: "conv-title" }, ui.current.customer.display_name || t("conv_n", { id: c.id })),
     h("span", { class: `badge status-${c.status}`, id: "conv-status" }, t(`s_${c.status}`)),
     c.assignee_id ? h("span", { class: "badge" }, agentName(c.assignee_id)) : null,
+    teamChip(c, "conv-team"),
     moodBadge(c.sentiment),
     actions));
   const labels = h("input", { id: "labels", value: (c.labels || []).join(", "), placeholder: t("labels_ph"), "aria-label": t("labels") });
@@ -645,8 +677,12 @@ function onEvent(ev) {
   switch (ev.event) {
     case "message.created": case "message.updated":
       upsertMessage(d);
-      if (ev.event === "message.created" && d.kind === "incoming" && d.conversation_id !== ui.current?.conversation.id) {
-        ui.unread.set(d.conversation_id, (ui.unread.get(d.conversation_id) || 0) + 1);
+      if (ev.event === "message.created" && d.kind === "incoming") {
+        if (d.conversation_id === ui.current?.conversation.id) markRead(d.conversation_id, d.id);
+        else {
+          ui.unread.set(d.conversation_id, (ui.unread.get(d.conversation_id) || 0) + 1);
+          if (!ui.search) renderList();
+        }
       }
       if (ev.event === "message.created") scheduleRefresh();
       if (ev.event === "message.updated" && d.sentiment) scheduleRefresh();
@@ -655,7 +691,7 @@ function onEvent(ev) {
       if (ui.current?.conversation.id === d.id) {
         const before = ui.current.conversation;
         ui.current.conversation = { ...before, ...d };
-        if (before.status !== d.status || before.assignee_id !== d.assignee_id || before.sentiment !== d.sentiment) {
+        if (before.status !== d.status || before.assignee_id !== d.assignee_id || before.sentiment !== d.sentiment || before.team_id !== d.team_id) {
           rerenderKeepingDraft();
         }
       }
@@ -663,6 +699,14 @@ function onEvent(ev) {
       break;
     case "conversation.assigned":
       if (d.assignee_id === state.me.id && d.activity?.agent_id !== state.me.id) notifyAssignment(d);
+      break;
+    case "conversation.read":
+      // Another tab or device of this agent read it: agree at once.
+      if (d.agent_id === state.me.id) clearUnreadBadge(d.conversation_id);
+      break;
+    case "team.updated": case "team.deleted":
+      loadTeams().then(() => { if (!ui.search) renderList(); if (ui.current) rerenderKeepingDraft(); }).catch(() => {});
+      scheduleRefresh();
       break;
     case "agent.typing":
       if (d.agent_id !== state.me.id && d.conversation_id === ui.current?.conversation.id) showTyping(d);

@@ -1,7 +1,7 @@
 // The supervisor console: live alert feed, metrics with charts and CSV, the team's load.
 import {
   api, agentName, applyLanguage, clear, connectLive, fmtDuration, fmtTime, h, languageButton,
-  loadMe, logout, qs, since, state, t, toast,
+  loadMe, loadTeams, logout, qs, since, state, t, toast,
 } from "./common.js";
 import { bars, columns } from "./charts.js";
 
@@ -29,12 +29,15 @@ async function start() {
   $("console").hidden = false;
   buildForm();
   connectLive(onEvent, loadAlerts);
+  $("team-create").onsubmit = createTeam;
+  renderTeams();
   await Promise.all([loadAlerts(), loadMetrics(), loadTeam()]);
   setInterval(loadWaiting, 30000);
   setInterval(loadTeam, 15000);
 }
 
 function rerender() {
+  renderTeams();
   buildForm();
   renderAlerts();
   if (lastMetrics) renderMetrics(lastMetrics);
@@ -122,6 +125,8 @@ function onEvent(ev) {
   } else if (ev.event === "alert.acknowledged") {
     const found = feed.alerts.find((x) => x.id === d.id);
     if (found) { found.acknowledged_by = d.meta.acknowledged_by; renderAlerts(); }
+  } else if (ev.event === "team.updated" || ev.event === "team.deleted") {
+    loadTeams().then(renderTeams).catch(() => {});
   } else if (ev.event === "conversation.assigned" || ev.event === "conversation.resolved") {
     clearTimeout(onEvent.timer);
     onEvent.timer = setTimeout(() => { loadTeam(); loadWaiting(); }, 300);
@@ -245,6 +250,60 @@ async function showOpen(agent) {
     list.append(h("li", {}, h("a", { href: `/#/c/${c.id}`, dir: "auto" }, c.customer?.display_name || t("conv_n", { id: c.id })), " ", sel));
   }
   box.append(list);
+}
+
+// ---------- teams ----------
+async function teamCall(method, path, body) {
+  try {
+    await api(method, path, body);
+    await loadTeams();
+    renderTeams();
+    return true;
+  } catch (e) { toast(t("failed", { msg: e.message })); return false; }
+}
+
+async function createTeam(ev) {
+  ev.preventDefault();
+  const name = $("team-new-name").value.trim();
+  if (!name) return;
+  if (await teamCall("POST", "/teams", { name, description: $("team-new-desc").value.trim() })) {
+    $("team-new-name").value = "";
+    $("team-new-desc").value = "";
+  }
+}
+
+function teamEl(team) {
+  const rename = h("input", { class: "team-rename", value: team.name, maxlength: "80", dir: "auto", "aria-label": t("team_name") });
+  const members = h("ul", { class: "team-members" });
+  for (const id of team.member_ids) {
+    const name = agentName(id);
+    members.append(h("li", { "data-agent": id }, h("bdi", {}, name), " ",
+      h("button", { type: "button", class: "link remove-member", "aria-label": t("remove_member", { name }), title: t("remove_member", { name }),
+        onclick: () => teamCall("DELETE", `/teams/${team.id}/members/${id}`) }, "×")));
+  }
+  if (!team.member_ids.length) members.append(h("li", { class: "muted" }, t("no_members")));
+  const add = h("select", { class: "add-member", "aria-label": t("add_member") }, h("option", { value: "" }, t("add_member")),
+    [...state.agents.values()].filter((a) => !team.member_ids.includes(a.id)).map((a) => h("option", { value: a.id }, a.display_name)));
+  add.onchange = () => add.value && teamCall("POST", `/teams/${team.id}/members`, { agent_id: Number(add.value) });
+  const del = h("button", { type: "button", class: "danger delete-team" }, t("delete"));
+  // Two clicks, not a modal confirm(): a stray click cannot delete a team.
+  del.onclick = () => {
+    if (del.dataset.armed) { teamCall("DELETE", `/teams/${team.id}`); return; }
+    del.dataset.armed = "1";
+    del.textContent = t("confirm_delete", { name: team.name });
+  };
+  return h("li", { class: "team", "data-team": team.id },
+    h("div", { class: "team-head" }, rename,
+      h("button", { type: "button", class: "rename-team", onclick: () => rename.value.trim() && teamCall("PATCH", `/teams/${team.id}`, { name: rename.value.trim() }) }, t("rename")),
+      del),
+    team.description ? h("p", { class: "detail", dir: "auto" }, team.description) : null,
+    h("div", { class: "team-body" }, h("span", { class: "k" }, t("members")), members, add));
+}
+
+function renderTeams() {
+  const list = clear($("teams"));
+  if (!state.teams.size) { list.append(h("li", { class: "empty" }, t("no_teams"))); return; }
+  for (const team of state.teams.values()) list.append(teamEl(team));
 }
 
 start().catch((e) => toast(String(e)));
