@@ -152,12 +152,18 @@ def run_throughput(kind: str, texts: list[str], batch: int, workers: int) -> dic
     }
 
 
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run with the median throughput."""
+    return sorted(runs, key=lambda r: r["msg_per_s"])[len(runs) // 2]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both scorers through the same measurements and print a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-n", type=int, default=200, help="messages timed at batch 1")
     parser.add_argument("--repeat", type=int, default=2, help="passes over the texts for rates")
     parser.add_argument("--batch", type=int, default=16, help="micro-batch size")
+    parser.add_argument("--trials", type=int, default=3, help="fresh runs per throughput figure")
     parser.add_argument("--skip-hf", action="store_true", help="only bench the e5 scorer")
     args = parser.parse_args(argv)
 
@@ -171,10 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["e5"] if args.skip_hf else ["e5", "hf"]
     names = {"e5": "e5-small q4 + head", "hf": HFPipelineScorer.name}
     rows = {}
+    spreads = {}
     for kind in kinds:
         latency = run_latency(kind, lat_texts)
-        one = run_throughput(kind, rate_texts, args.batch, workers=1)
-        two = run_throughput(kind, rate_texts, args.batch, workers=2)
+        # This VM's CPU time per message drifts by a third from minute to minute (neighbours
+        # on the host), so each rate is the median of several fresh runs, with its range.
+        ones = [run_throughput(kind, rate_texts, args.batch, workers=1) for _ in range(args.trials)]
+        twos = [run_throughput(kind, rate_texts, args.batch, workers=2) for _ in range(args.trials)]
+        one, two = median_run(ones), median_run(twos)
+        spreads[kind] = [(min(r["msg_per_s"] for r in rs), max(r["msg_per_s"] for r in rs))
+                         for rs in (ones, twos)]  # fmt: skip
         rows[kind] = (latency, one, two)
 
     header = (
@@ -189,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{names[kind]:<32} {latency['median_ms']:>9.1f} {latency['p95_ms']:>9.1f} "
             f"{latency['cpu_median_ms']:>9.1f} {one['msg_per_s']:>8.1f} {two['msg_per_s']:>8.1f} "
             f"{one['cpu_ms_per_msg']:>12.1f} {rss:>7.0f}"
+        )
+    for kind, ((lo1, hi1), (lo2, hi2)) in spreads.items():
+        print(
+            f"{names[kind]:<32} msg/s range over {args.trials} runs: "
+            f"1p {lo1:.1f}–{hi1:.1f}, 2p {lo2:.1f}–{hi2:.1f}"
         )
     print(
         "b1 = batch 1; 1p/2p = one / two worker processes, one thread each, at the micro-batch; "

