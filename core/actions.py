@@ -57,7 +57,7 @@ async def emit(rt: Runtime, events: Sequence[Event]) -> None:
             log.exception("could not publish %s", event.name)
 
 
-def _activity(
+def activity_line(
     conv: Conversation, action: str, text: str, *, agent_id: int | None = None, **data: Any
 ) -> Message:
     """An activity line for a conversation's timeline."""
@@ -373,7 +373,7 @@ async def do_reply(
                 conv.status = ConversationStatus.OPEN
                 conv.assignee_id = conv.assignee_id or agent_id
                 session.add(
-                    _activity(
+                    activity_line(
                         conv,
                         "taken_over",
                         f"{agent.display_name} took over the conversation",
@@ -491,7 +491,7 @@ async def do_escalate(
         conv.priority = new_priority
         conv.waiting_since = conv.waiting_since or utcnow()
         text = f"Escalated to a human: {reason}" + (f" ({detail})" if detail else "")
-        return _activity(
+        return activity_line(
             conv,
             "escalated",
             text,
@@ -523,7 +523,7 @@ async def do_set_priority(
         previous = conv.priority
         conv.priority = priority
         text = f"Priority {previous} → {priority}" + (f" ({detail})" if detail else "")
-        return _activity(
+        return activity_line(
             conv,
             "priority",
             text,
@@ -549,13 +549,13 @@ async def do_assign(
             conv.assignee_id = None
             conv.status = ConversationStatus.PENDING
             conv.waiting_since = conv.waiting_since or utcnow()
-            return _activity(conv, "unassigned", "Returned to the queue", agent_id=agent_id)
+            return activity_line(conv, "unassigned", "Returned to the queue", agent_id=agent_id)
         assignee = await _agent(session, assignee_id)
         if conv.assignee_id == assignee_id and conv.status == ConversationStatus.OPEN:
             return None
         conv.assignee_id = assignee_id
         conv.status = ConversationStatus.OPEN
-        return _activity(
+        return activity_line(
             conv,
             "assigned",
             f"Assigned to {assignee.display_name}",
@@ -579,7 +579,7 @@ async def do_assign_team(
         previous = conv.team
         if team_id is None:
             conv.team = None
-            return _activity(
+            return activity_line(
                 conv,
                 "team",
                 f"Removed from team {previous.name}" if previous else "Removed from its team",
@@ -592,7 +592,7 @@ async def do_assign_team(
         if team is None:
             raise NotFound(f"team {team_id} does not exist")
         conv.team = team
-        return _activity(
+        return activity_line(
             conv,
             "team",
             f"Assigned to team {team.name}",
@@ -615,7 +615,7 @@ async def do_resolve(rt: Runtime, conversation_id: int, *, agent_id: int | None)
         conv.status = ConversationStatus.RESOLVED
         conv.resolved_at = utcnow()
         conv.waiting_since = None
-        return _activity(conv, "resolved", "Resolved", agent_id=agent_id)
+        return activity_line(conv, "resolved", "Resolved", agent_id=agent_id)
 
     return await _change(rt, conversation_id, change, [ev.CONVERSATION_RESOLVED])
 
@@ -634,7 +634,7 @@ async def do_reopen(rt: Runtime, conversation_id: int, *, agent_id: int | None) 
         conv.status = ConversationStatus.OPEN if agent_id else ConversationStatus.PENDING
         conv.assignee_id = agent_id
         conv.resolved_at = None
-        return _activity(conv, "reopened", "Reopened", agent_id=agent_id)
+        return activity_line(conv, "reopened", "Reopened", agent_id=agent_id)
 
     return await _change(rt, conversation_id, change, [ev.CONVERSATION_REOPENED])
 
@@ -654,7 +654,7 @@ async def do_hand_to_bot(
         conv.escalation_reason = None
         conv.waiting_since = None
         conv.bot_state = {}
-        return _activity(conv, "handed_to_bot", "Handed back to the bot", agent_id=agent_id)
+        return activity_line(conv, "handed_to_bot", "Handed back to the bot", agent_id=agent_id)
 
     return await _change(rt, conversation_id, change, [])
 
@@ -679,7 +679,7 @@ async def do_set_labels(
         if sorted(conv.labels or []) == clean:
             return None
         conv.labels = clean
-        return _activity(
+        return activity_line(
             conv,
             "labelled",
             "Labels: " + (", ".join(clean) or "none"),
@@ -772,7 +772,7 @@ async def do_raise_alert(
     async def work(session: AsyncSession) -> Message:
         conv = await _conversation(session, conversation_id)
         conv_holder.append(conv)
-        activity = _activity(conv, "alert", detail, alert=kind, **data)
+        activity = activity_line(conv, "alert", detail, alert=kind, **data)
         session.add(activity)
         await session.flush()
         return activity

@@ -6,7 +6,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import events as ev
-from core.actions import _activity, emit
+from core.actions import activity_line, emit
 from core.db import in_transaction
 from core.errors import ConflictError, Invalid, NotFound
 from core.events import Event
@@ -135,7 +135,7 @@ async def do_delete_team(rt: Runtime, team_id: int, *, agent_id: int | None) -> 
         for conv in convs:
             conv.team = None
             conv.updated_at = now
-            activity = _activity(
+            activity = activity_line(
                 conv,
                 "team",
                 f"Team {team.name} was deleted",
