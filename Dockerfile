@@ -9,7 +9,7 @@ COPY inbox inbox
 COPY sentiment sentiment
 COPY bot bot
 RUN pip install --no-cache-dir '.[bot]'
-RUN useradd --create-home tawasul
+RUN useradd --create-home tawasul && mkdir -p /data && chown tawasul /data
 USER tawasul
 EXPOSE 8080
 CMD ["python", "-m", "inbox", "serve"]
