@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -201,6 +202,20 @@ async def note(request: web.Request, body: NoteBody) -> web.Response:
     return web.json_response(message_dict(message), status=201)
 
 
+async def _apply(
+    request: web.Request,
+    action: Callable[..., Awaitable[Conversation]],
+    *args: Any,
+    **kwargs: Any,
+) -> web.Response:
+    """Run a conversation ``do_*`` action as the calling agent and answer the conversation."""
+    agent = current_agent(request)
+    conv = await action(
+        request.app[RUNTIME], conversation_id(request), *args, agent_id=agent.id, **kwargs
+    )
+    return web.json_response(conversation_dict(conv))
+
+
 @api.route("POST", "/conversations/{conversation_id}/assign", tag="conversations")
 async def assign(request: web.Request, body: AssignBody) -> web.Response:
     """Assign to an agent (agents may only take it themselves), or return it to the queue."""
@@ -216,11 +231,7 @@ async def assign(request: web.Request, body: AssignBody) -> web.Response:
 @api.route("POST", "/conversations/{conversation_id}/team", tag="conversations")
 async def assign_team(request: web.Request, body: TeamAssignBody) -> web.Response:
     """Route to a team (any agent), or to no team; the assignee and status stay."""
-    agent = current_agent(request)
-    conv = await actions.do_assign_team(
-        request.app[RUNTIME], conversation_id(request), body.team_id, agent_id=agent.id
-    )
-    return web.json_response(conversation_dict(conv))
+    return await _apply(request, actions.do_assign_team, body.team_id)
 
 
 @api.route("POST", "/conversations/{conversation_id}/read", tag="conversations")
@@ -239,52 +250,28 @@ async def mark_read(request: web.Request, body: ReadBody) -> web.Response:
 @api.route("POST", "/conversations/{conversation_id}/escalate", tag="conversations")
 async def escalate(request: web.Request, body: EscalateBody) -> web.Response:
     """Put the conversation in the human queue with a reason."""
-    agent = current_agent(request)
-    conv = await actions.do_escalate(
-        request.app[RUNTIME],
-        conversation_id(request),
-        body.reason,
-        agent_id=agent.id,
-        priority=body.priority,
-    )
-    return web.json_response(conversation_dict(conv))
+    return await _apply(request, actions.do_escalate, body.reason, priority=body.priority)
 
 
 @api.route("POST", "/conversations/{conversation_id}/resolve", tag="conversations")
 async def resolve(request: web.Request) -> web.Response:
     """Resolve; the customer's next message starts with the bot."""
-    agent = current_agent(request)
-    conv = await actions.do_resolve(
-        request.app[RUNTIME], conversation_id(request), agent_id=agent.id
-    )
-    return web.json_response(conversation_dict(conv))
+    return await _apply(request, actions.do_resolve)
 
 
 @api.route("POST", "/conversations/{conversation_id}/reopen", tag="conversations")
 async def reopen(request: web.Request) -> web.Response:
     """Reopen a resolved conversation and own it."""
-    agent = current_agent(request)
-    conv = await actions.do_reopen(
-        request.app[RUNTIME], conversation_id(request), agent_id=agent.id
-    )
-    return web.json_response(conversation_dict(conv))
+    return await _apply(request, actions.do_reopen)
 
 
 @api.route("POST", "/conversations/{conversation_id}/hand-to-bot", tag="conversations")
 async def hand_to_bot(request: web.Request) -> web.Response:
     """Give the conversation back to the bot."""
-    agent = current_agent(request)
-    conv = await actions.do_hand_to_bot(
-        request.app[RUNTIME], conversation_id(request), agent_id=agent.id
-    )
-    return web.json_response(conversation_dict(conv))
+    return await _apply(request, actions.do_hand_to_bot)
 
 
 @api.route("PUT", "/conversations/{conversation_id}/labels", tag="conversations")
 async def labels(request: web.Request, body: LabelsBody) -> web.Response:
     """Replace the labels."""
-    agent = current_agent(request)
-    conv = await actions.do_set_labels(
-        request.app[RUNTIME], conversation_id(request), body.labels, agent_id=agent.id
-    )
-    return web.json_response(conversation_dict(conv))
+    return await _apply(request, actions.do_set_labels, body.labels)
