@@ -12,16 +12,11 @@ from bot.routing import decide
 from core.actions import do_escalate, do_raise_alert, do_reply
 from core.errors import DomainError
 from core.models import Message
+from core.notices import handoff_notice
 from core.pipeline import StepContext
 from core.types import Author, ConversationStatus, MessageKind
 
 log = logging.getLogger(__name__)
-
-# Said by us, not Rasa, when Rasa itself cannot answer: the customer never meets silence.
-CONNECTING = {
-    "ar": "لحظات من فضلك، جاري تحويلك إلى أحد موظفي خدمة العملاء.",
-    "en": "One moment please, I'm connecting you to a person from our support team.",
-}
 
 
 class BotRouting:
@@ -56,7 +51,8 @@ class BotRouting:
         )
         texts = list(decision.send)
         if decision.escalate and not texts:
-            texts = [CONNECTING.get(language, CONNECTING["en"])]
+            # Said by us, not Rasa, when Rasa itself cannot answer: never silence.
+            texts = [handoff_notice(language)]
         for text in texts:
             try:
                 await do_reply(
@@ -66,7 +62,15 @@ class BotRouting:
                 log.warning("bot reply not stored for conversation %s: %s", conv.id, exc)
         if decision.escalate:
             reason = decision.reason or "bot_handoff"
-            await do_escalate(ctx.rt, conv.id, reason, detail="the bot handed over")
+            after = await do_escalate(
+                ctx.rt,
+                conv.id,
+                reason,
+                detail="the bot handed over",
+                only_from=(ConversationStatus.BOT,),
+            )
+            if after.status != ConversationStatus.PENDING or after.escalation_reason != reason:
+                return  # a person took the conversation while Rasa was answering
             await do_raise_alert(
                 ctx.rt,
                 conv.id,

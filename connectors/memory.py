@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import deque
 from typing import Any
 
 from aiohttp import web
 
 from connectors.base import Connector
+from core.settings import is_loopback
 from core.types import InboundMessage, OutboundMessage, Receipt
+
+SENT_KEPT = 1000
 
 
 class MemoryConnector(Connector):
@@ -20,7 +24,8 @@ class MemoryConnector(Connector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sent: list[OutboundMessage] = []
+        # Bounded: a long-running development service must not grow without limit.
+        self.sent: deque[OutboundMessage] = deque(maxlen=SENT_KEPT)
         # message id -> (file name, bytes) of every uploaded file it carried
         self.files_sent: dict[int, list[tuple[str, bytes]]] = {}
         self.fail_next: list[Exception] = []
@@ -45,7 +50,25 @@ class MemoryConnector(Connector):
         """``POST inbound`` to play the customer, ``GET outbox`` to read what was sent."""
         return [web.post("/inbound", self._inbound), web.get("/outbox", self._outbox)]
 
+    @staticmethod
+    def _local_only(request: web.Request) -> None:
+        """The dev routes let anyone play any customer: only this machine, never via a proxy."""
+        proxied = any(h in request.headers for h in ("Forwarded", "X-Forwarded-For"))
+        if proxied or not is_loopback(request.remote or ""):
+            raise web.HTTPForbidden(
+                text=json.dumps(
+                    {
+                        "error": {
+                            "code": "local_only",
+                            "message": "the memory channel answers this machine only",
+                        }
+                    }
+                ),
+                content_type="application/json",
+            )
+
     async def _inbound(self, request: web.Request) -> web.Response:
+        self._local_only(request)
         try:
             body = await request.json()
             sender, message_id, text = str(body["sender"]), str(body["message_id"]), body["text"]
@@ -71,6 +94,7 @@ class MemoryConnector(Connector):
         )
 
     async def _outbox(self, request: web.Request) -> web.Response:
+        self._local_only(request)
         return web.json_response(
             [
                 {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -335,6 +335,9 @@ async def do_reply(
         conv = await _conversation(session, conversation_id)
         if conv.status == ConversationStatus.RESOLVED:
             raise ConflictError("the conversation is resolved; reopen it first", code="resolved")
+        if author == Author.BOT and conv.status != ConversationStatus.BOT:
+            # Checked under the row lock: an agent who took over while Rasa was thinking wins.
+            raise ConflictError("a person owns this conversation now", code="not_bot_owned")
         identity = await _recipient(session, conv.customer_id, channel or conv.last_channel)
         now = utcnow()
         last_in = (
@@ -474,10 +477,28 @@ async def do_escalate(
     agent_id: int | None = None,
     priority: Priority | None = None,
     detail: str | None = None,
+    only_from: Collection[ConversationStatus] | None = None,
 ) -> Conversation:
-    """Hand a conversation to the human queue (``pending``) with a reason; idempotent."""
+    """Hand a conversation to the human queue (``pending``) with a reason; idempotent.
+
+    Args:
+        rt: the runtime.
+        conversation_id: the conversation to escalate.
+        reason: why (``anger``, ``customer_request``, ``no_bot``…).
+        agent_id: the agent escalating, None for automatic escalations.
+        priority: raise the priority to at least this.
+        detail: words for the timeline.
+        only_from: escalate only while the status is one of these, checked under the row lock;
+            otherwise nothing changes. Automatic steps pass ``(BOT,)`` so a conversation an agent
+            took while the step ran is never pulled back into the queue.
+
+    Returns:
+        The conversation as it is now.
+    """
 
     async def change(session: AsyncSession, conv: Conversation) -> Message | None:
+        if only_from is not None and conv.status not in only_from:
+            return None
         if conv.status == ConversationStatus.RESOLVED:
             raise ConflictError("a resolved conversation cannot be escalated", code="resolved")
         new_priority = raise_priority(conv.priority, priority)

@@ -12,12 +12,15 @@ from core.actions import (
     do_escalate,
     do_raise_alert,
     do_record_sentiment,
+    do_reply,
     do_set_priority,
     raise_priority,
 )
+from core.errors import DomainError
 from core.models import Message
+from core.notices import handoff_notice
 from core.pipeline import StepContext
-from core.types import ConversationStatus, MessageKind, Priority, Sentiment
+from core.types import Author, ConversationStatus, MessageKind, Priority, Sentiment
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +68,25 @@ class SentimentStep:
             message = await do_record_sentiment(rt, message.id, sentiment)
         anger = message.sentiment_anger or 0.0
         settings = rt.settings
-        # The scorer's own verdict (its tuned threshold) unless the settings override it.
-        if settings.anger_threshold is not None:
-            angry = anger >= settings.anger_threshold
-        else:
-            angry = bool((message.meta or {}).get("angry"))
-        if angry:
+        # The scorer's verdict, made with the one configured threshold, so the stored label,
+        # the `angry` flag and the escalation can never disagree.
+        if (message.meta or {}).get("angry"):
             detail = f"angry message (anger {anger:.2f})"
             if conv.status == ConversationStatus.BOT:
-                await do_escalate(rt, conv.id, "anger", priority=Priority.HIGH, detail=detail)
-            elif conv.status != ConversationStatus.RESOLVED:
+                conv = await do_escalate(
+                    rt,
+                    conv.id,
+                    "anger",
+                    priority=Priority.HIGH,
+                    detail=detail,
+                    only_from=(ConversationStatus.BOT,),
+                )
+                escalated = (
+                    conv.status == ConversationStatus.PENDING and conv.escalation_reason == "anger"
+                )
+                if settings.bot_enabled and escalated:
+                    await self._tell_customer(ctx, conv.language)
+            if conv.status != ConversationStatus.RESOLVED:
                 wanted = raise_priority(conv.priority, Priority.HIGH)
                 if wanted != conv.priority:
                     await do_set_priority(rt, conv.id, wanted, detail=detail)
@@ -90,8 +102,8 @@ class SentimentStep:
                 )
             return
         history = await self._recent_negativity(ctx, settings.slide_window)
-        if is_sliding(history, settings.slide_window, settings.slide_threshold) and not (
-            await self._alerted(ctx, "slide", None)
+        if is_sliding(history, settings.slide_window, settings.slide_threshold) and (
+            await self._slide_armed(ctx, settings.slide_threshold)
         ):
             await do_raise_alert(
                 rt,
@@ -101,6 +113,19 @@ class SentimentStep:
                 message_id=message.id,
                 negativity=[round(h, 3) for h in history],
             )
+
+    async def _tell_customer(self, ctx: StepContext, language: str | None) -> None:
+        """The bot stops answering here: say a person is coming, never leave silence."""
+        try:
+            await do_reply(
+                ctx.rt,
+                ctx.conversation.id,
+                handoff_notice(language),
+                author=Author.SYSTEM,
+                meta={"in_reply_to": ctx.message.id, "notice": "handoff"},
+            )
+        except DomainError as exc:  # e.g. the customer blocked us on this channel
+            log.warning("handoff notice not sent in conversation %s: %s", ctx.conversation.id, exc)
 
     async def _recent_negativity(self, ctx: StepContext, window: int) -> list[float]:
         """Negativity of the conversation's last scored customer messages, oldest first."""
@@ -124,8 +149,8 @@ class SentimentStep:
             )
         return [negativity(m) for m in reversed(rows)]
 
-    async def _alerted(self, ctx: StepContext, kind: str, message_id: int | None) -> bool:
-        """Whether this alert was already raised (a retried step must not alert twice)."""
+    async def _alert_message_ids(self, ctx: StepContext, kind: str) -> list[int]:
+        """The customer messages this conversation's alerts of one kind were raised for."""
         async with ctx.rt.sessions() as session:
             metas = (
                 (
@@ -139,9 +164,38 @@ class SentimentStep:
                 .scalars()
                 .all()
             )
-        return any(
-            m.get("action") == "alert"
-            and m.get("alert") == kind
-            and (message_id is None or m.get("message_id") == message_id)
+        return [
+            int(m.get("message_id") or 0)
             for m in metas
-        )
+            if m.get("action") == "alert" and m.get("alert") == kind
+        ]
+
+    async def _alerted(self, ctx: StepContext, kind: str, message_id: int) -> bool:
+        """Whether this alert was already raised (a retried step must not alert twice)."""
+        return message_id in await self._alert_message_ids(ctx, kind)
+
+    async def _slide_armed(self, ctx: StepContext, threshold: float) -> bool:
+        """No slide alert yet, or the mood recovered (fell under the threshold) since the last."""
+        raised = await self._alert_message_ids(ctx, "slide")
+        if not raised:
+            return True
+        last = max(raised)
+        if last >= ctx.message.id:
+            return False
+        async with ctx.rt.sessions() as session:
+            since = (
+                (
+                    await session.execute(
+                        select(Message).where(
+                            Message.conversation_id == ctx.conversation.id,
+                            Message.kind == MessageKind.INCOMING,
+                            Message.sentiment_label.is_not(None),
+                            Message.id > last,
+                            Message.id < ctx.message.id,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return any(negativity(m) < threshold for m in since)

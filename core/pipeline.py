@@ -125,7 +125,12 @@ async def on_pipeline_dead(rt: Runtime, job: Job, exc: BaseException) -> None:
             conv = await _conversation_now(rt, message.conversation_id)
             if conv.status == ConversationStatus.BOT:
                 await do_escalate(
-                    rt, conv.id, "pipeline_error", priority=Priority.HIGH, detail=detail
+                    rt,
+                    conv.id,
+                    "pipeline_error",
+                    priority=Priority.HIGH,
+                    detail=detail,
+                    only_from=(ConversationStatus.BOT,),
                 )
             await do_raise_alert(rt, conv.id, "pipeline_error", detail, message_id=message_id)
         except DomainError:

@@ -15,4 +15,6 @@ class HumanRouting:
     async def __call__(self, ctx: StepContext) -> None:
         """Escalate with reason ``no_bot``; conversations humans own are left alone."""
         if ctx.conversation.status == ConversationStatus.BOT:
-            await do_escalate(ctx.rt, ctx.conversation.id, "no_bot")
+            await do_escalate(
+                ctx.rt, ctx.conversation.id, "no_bot", only_from=(ConversationStatus.BOT,)
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,6 +11,15 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/tawasul.sqlite3"
+DEV_SECRET_KEY = "dev-insecure-change-me"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listen address or peer is this machine only."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 class Settings(BaseSettings):
@@ -19,7 +29,7 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
-    secret_key: SecretStr = SecretStr("dev-insecure-change-me")
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""
@@ -68,6 +78,18 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 12
     webhook_pause_after: int = 25
     webhook_timeout_seconds: float = 10.0
+
+    @property
+    def uses_default_secret(self) -> bool:
+        """Whether SECRET_KEY is still the development value anyone can read in the source."""
+        return self.secret_key.get_secret_value() == DEV_SECRET_KEY
+
+    @property
+    def angry_threshold(self) -> float | None:
+        """P(angry) at which a message is angry; ``ANGER_THRESHOLD`` (an alias) wins."""
+        return (
+            self.anger_threshold if self.anger_threshold is not None else self.sentiment_threshold
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -55,7 +55,7 @@ def sentiment_step(settings: Settings) -> Step:
             Batcher(
                 load_scorer(
                     settings.sentiment_model,
-                    threshold=settings.sentiment_threshold,
+                    threshold=settings.angry_threshold,
                     label_map=settings.sentiment_label_map,
                     threads=settings.sentiment_threads,
                 ),

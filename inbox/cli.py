@@ -15,7 +15,7 @@ from core.accounts import do_create_agent
 from core.db import make_engine, make_sessions
 from core.errors import DomainError
 from core.migrate import upgrade
-from core.settings import Settings
+from core.settings import Settings, is_loopback
 from core.types import Role
 
 
@@ -79,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
 
         host = args.host or settings.host
         port = args.port or settings.port
+        if settings.uses_default_secret and not is_loopback(host):
+            print(
+                f"error: refusing to listen on {host} with the development SECRET_KEY; "
+                "set SECRET_KEY to a long random value",
+                file=sys.stderr,
+            )
+            return 2
         web.run_app(create_app(settings), host=host, port=port, access_log=None)
         return 0
     if args.command == "migrate":

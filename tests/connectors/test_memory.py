@@ -33,7 +33,7 @@ async def test_private_notes_and_resends_are_refused() -> None:
         await connector.send(OutboundMessage(1, "memory", "c1", "secret", private=True))
     with pytest.raises(SendRefused):
         await connector.send(OutboundMessage(1, "memory", "c1", "hi", external_message_id="x"))
-    assert connector.sent == []
+    assert list(connector.sent) == []
     assert issubclass(SendRefused, PermanentDeliveryError)
 
 
@@ -46,3 +46,38 @@ async def test_registry_routes_sends_by_channel_and_rejects_unknown() -> None:
         await connectors.send(OutboundMessage(2, "carrier-pigeon", "c1", "hi"))
     with pytest.raises(ValueError, match="unknown channel"):
         Connectors.build(["carrier-pigeon"], {}, sink)
+
+
+async def test_dev_routes_answer_this_machine_only() -> None:
+    """A proxied or remote request to the memory channel's routes is refused with 403."""
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    connector = MemoryConnector(sink)
+    proxied = make_mocked_request("POST", "/inbound", headers={"X-Forwarded-For": "203.0.113.9"})
+    with pytest.raises(web.HTTPForbidden):
+        await connector._inbound(proxied)
+    remote = make_mocked_request("GET", "/outbox", transport=_Transport("203.0.113.9"))
+    with pytest.raises(web.HTTPForbidden):
+        await connector._outbox(remote)
+    local = make_mocked_request("GET", "/outbox", transport=_Transport("127.0.0.1"))
+    assert (await connector._outbox(local)).status == 200
+
+
+def test_only_the_last_thousand_sends_are_kept() -> None:
+    """The outbox is bounded so a long-running dev service does not grow without end."""
+    connector = MemoryConnector(sink)
+    for i in range(1005):
+        connector.sent.append(OutboundMessage(i, "memory", "c1", str(i)))
+    assert len(connector.sent) == 1000 and connector.sent[0].text == "5"
+
+
+class _Transport:
+    """Just enough of a transport to give a mocked request its peer address."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        """The peer address, as aiohttp asks for it."""
+        return (self.host, 40000) if name == "peername" else default

@@ -249,3 +249,38 @@ async def test_edited_message_updates_text_and_keeps_history(rt: Runtime) -> Non
     assert message is not None and message.text == "order 124"
     assert [e["text"] for e in message.meta["edits"]] == ["order 123"]
     assert await count(rt, Message) == 1
+
+
+async def test_the_bot_cannot_reply_once_a_person_owns_the_conversation(rt: Runtime) -> None:
+    """A bot reply that lands after an agent took over is refused, and nothing is stored."""
+    r = await actions.do_ingest(rt, inbound("memory", "u", "u-1"))
+    await actions.do_reply(rt, r.conversation_id, "bot says hi", author=Author.BOT)
+    sara = await do_create_agent(rt.sessions, "sara", "Sara", "password123")
+    await actions.do_assign(rt, r.conversation_id, sara.id, agent_id=sara.id)
+    with pytest.raises(ConflictError) as caught:
+        await actions.do_reply(rt, r.conversation_id, "late bot answer", author=Author.BOT)
+    assert caught.value.code == "not_bot_owned"
+    async with rt.sessions() as session:
+        texts = (
+            (
+                await session.execute(
+                    select(Message.text).where(Message.kind == MessageKind.OUTGOING)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert texts == ["bot says hi"]
+
+
+async def test_automatic_escalation_only_from_listed_states(rt: Runtime) -> None:
+    """``only_from`` leaves a conversation in another state untouched, with no timeline line."""
+    r = await actions.do_ingest(rt, inbound("memory", "u", "u-1"))
+    sara = await do_create_agent(rt.sessions, "sara", "Sara", "password123")
+    await actions.do_assign(rt, r.conversation_id, sara.id, agent_id=sara.id)
+    before = await count(rt, Message)
+    conv = await actions.do_escalate(
+        rt, r.conversation_id, "no_bot", only_from=(ConversationStatus.BOT,)
+    )
+    assert conv.status == ConversationStatus.OPEN and conv.assignee_id == sara.id
+    assert await count(rt, Message) == before

@@ -13,9 +13,18 @@ from core.db import Sessions
 from core.events import ALERT_RAISED, CONVERSATION_ESCALATED, Event
 from core.models import Conversation, Message
 from core.mood import SentimentStep, is_sliding
-from core.pipeline import process_message
+from core.notices import HANDOFF
+from core.pipeline import StepContext, process_message
 from core.runtime import Runtime
-from core.types import ConversationStatus, InboundMessage, Priority, Sentiment, SentimentLabel
+from core.types import (
+    Author,
+    ConversationStatus,
+    InboundMessage,
+    MessageKind,
+    Priority,
+    Sentiment,
+    SentimentLabel,
+)
 from tests.conftest import make_settings
 
 # A stand-in scorer for the rules only: the real model is tested in tests/sentiment.
@@ -35,12 +44,14 @@ async def fake_score(text: str) -> Sentiment:
     return Sentiment(SentimentLabel(label), probs, probs["angry"], probs["angry"] >= 0.5, "fake")
 
 
-async def run(sessions: Sessions, url: str, texts: list[str]) -> tuple[Runtime, int, list[Event]]:
+async def run(
+    sessions: Sessions, url: str, texts: list[str], **settings: object
+) -> tuple[Runtime, int, list[Event]]:
     """Ingest and process the texts in order, collecting the published events."""
     rt = Runtime(
         sessions=sessions,
         bus=InProcessBus(),
-        settings=make_settings(url),
+        settings=make_settings(url, **settings),
         steps=[SentimentStep(fake_score)],
     )
     events: list[Event] = []
@@ -128,3 +139,56 @@ def test_slide_needs_a_full_rising_window() -> None:
     assert not is_sliding([0.7, 0.6, 0.8], 3, 0.6)
     assert not is_sliding([0.1, 0.2, 0.3], 3, 0.6)
     assert is_sliding([0.5, 0.7, 0.9], 3, 0.6)
+
+
+async def test_slide_alerts_again_after_the_mood_recovered(
+    sessions: Sessions, database_url: str
+) -> None:
+    """A slide, a calm message, then a second slide: two alerts, one per slide."""
+    slide = ["meh late", "worse still", "worst really?"]
+    _rt, _cid, events = await run(sessions, database_url, [*slide, "calm thanks", *slide])
+    slides = [e for e in events if e.name == ALERT_RAISED and e.payload["kind"] == "slide"]
+    assert len(slides) == 2
+
+
+async def test_anger_tells_the_customer_a_person_is_coming(
+    sessions: Sessions, database_url: str
+) -> None:
+    """With the bot on, an angry message on a bot conversation gets the handoff line in Arabic."""
+    rt, cid, _events = await run(
+        sessions, database_url, ["angry والله ما عاد أتعامل معكم"], bot_enabled=True
+    )
+    async with rt.sessions() as session:
+        out = (
+            (
+                await session.execute(
+                    select(Message).where(
+                        Message.conversation_id == cid, Message.kind == MessageKind.OUTGOING
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [(m.text, m.author) for m in out] == [(HANDOFF["ar"], Author.SYSTEM)]
+
+
+async def test_anger_after_an_agent_took_over_keeps_the_agent(
+    sessions: Sessions, database_url: str
+) -> None:
+    """The step read `bot`; an agent took over before it escalated: the agent keeps it."""
+    rt = Runtime(sessions=sessions, bus=InProcessBus(), settings=make_settings(database_url))
+    r = await actions.do_ingest(rt, InboundMessage("telegram", "7", "m0", "angry now!"))
+    async with rt.sessions() as session:
+        stale = await session.get(Conversation, r.conversation_id)
+        message = await session.get(Message, r.message_id)
+    assert stale is not None and message is not None
+    from core.accounts import do_create_agent
+
+    agent = await do_create_agent(rt.sessions, "sara", "Sara", "password123")
+    await actions.do_assign(rt, r.conversation_id, agent.id, agent_id=agent.id)
+    await SentimentStep(fake_score)(StepContext(rt, message, stale))
+    async with rt.sessions() as session:
+        conv = await session.get(Conversation, r.conversation_id)
+    assert conv is not None and conv.status == ConversationStatus.OPEN
+    assert conv.assignee_id == agent.id and conv.priority == Priority.HIGH

@@ -68,7 +68,7 @@ async def test_private_note_never_leaves(client: Client) -> None:
     assert resp.status == 201 and (await resp.json())["kind"] == "note"
     body = await (await client.get(f"/api/v1/conversations/{item['id']}", headers=headers)).json()
     assert [m["text"] for m in body["messages"] if m["kind"] == "note"] == ["VIP"]
-    assert memory(client).sent == []
+    assert list(memory(client).sent) == []
 
 
 async def test_failed_delivery_is_retried_then_marked_failed(client: Client) -> None:
@@ -92,7 +92,7 @@ async def test_failed_delivery_is_retried_then_marked_failed(client: Client) -> 
 
     row = await eventually(failed)
     assert "ConnectionError" in (row.delivery_error or "")
-    assert memory(client).sent == []
+    assert list(memory(client).sent) == []
 
 
 async def test_assign_resolve_reopen_and_hand_to_bot(client: Client) -> None:

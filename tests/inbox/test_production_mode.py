@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,3 +46,15 @@ async def test_message_round_trip_on_postgres_and_redis(
 
 async def _sent(client: TestClient) -> list[Any]:  # type: ignore[type-arg]
     return list(memory(client).sent)
+
+
+def test_serve_refuses_a_public_address_with_the_development_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve` on a non-loopback host with the default SECRET_KEY exits with a clear error."""
+    from inbox.cli import main
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.chdir(Path(__file__).parent)  # no `.env` here
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    assert "SECRET_KEY" in capsys.readouterr().err
