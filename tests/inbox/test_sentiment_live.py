@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from core.models import Conversation, Message
 from core.types import Role
@@ -77,3 +78,17 @@ async def test_calm_arabic_message_leaves_the_bot_in_charge(
     async with client.app[RUNTIME].sessions() as session:
         conv = await session.get(Conversation, result.conversation_id)
     assert conv is not None and conv.status == "bot" and conv.escalation_reason is None
+    async with client.app[RUNTIME].sessions() as session:
+        activity = (
+            (
+                await session.execute(
+                    select(Message.meta).where(
+                        Message.conversation_id == result.conversation_id,
+                        Message.kind == "activity",
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [m for m in activity if m.get("action") == "alert"] == []
