@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -13,6 +14,7 @@ from core import actions
 from core.bus import Bus, InProcessBus, RetryPolicy, pipeline_queue
 from core.db import Sessions
 from core.models import Conversation, Message
+from core.mood import SentimentStep
 from core.pipeline import StepContext, handle_pipeline_job, on_pipeline_dead, sweep
 from core.routing import HumanRouting
 from core.runtime import Runtime
@@ -162,3 +164,50 @@ async def test_default_routing_hands_bot_conversations_to_humans(
         conv = await session.get(Conversation, result.conversation_id)
     assert conv is not None and conv.status == ConversationStatus.PENDING
     assert conv.escalation_reason == "no_bot"
+
+
+class CrashAfter:
+    """Runs a real step, then crashes once before the pipeline can record it as done."""
+
+    def __init__(self, step: Any) -> None:
+        self.step = step
+        self.name = step.name
+        self.calls = 0
+
+    async def __call__(self, ctx: StepContext) -> None:
+        self.calls += 1
+        await self.step(ctx)
+        if self.calls == 1:
+            raise RuntimeError("worker died after the step's writes")
+
+
+async def test_real_steps_rerun_after_a_crash_write_nothing_twice(
+    sessions: Sessions, bus: Bus, database_url: str
+) -> None:
+    """Anger escalated and alerted, then a crash: the retry adds no second escalation or alert."""
+    from tests.core.test_mood import fake_score
+
+    sentiment = CrashAfter(SentimentStep(fake_score))
+    rt = runtime(sessions, bus, database_url, sentiment, HumanRouting())
+    result = await actions.do_ingest(rt, InboundMessage("webhook", "c1", "m1", "angry NOW!!"))
+    async with worker(rt, RetryPolicy(max_attempts=5, delay_seconds=0.05, backoff=1.0)):
+        message = await settled(rt, result.message_id)
+    assert message.pipeline_state == "done" and sentiment.calls == 2
+    async with rt.sessions() as session:
+        conv = await session.get(Conversation, result.conversation_id)
+        activity = (
+            (
+                await session.execute(
+                    select(Message.meta).where(Message.kind == "activity").order_by(Message.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        messages = await session.scalar(select(func.count()).select_from(Message))
+    assert conv is not None and conv.escalation_reason == "anger"
+    assert [(a["action"], a.get("alert")) for a in activity] == [
+        ("escalated", None),
+        ("alert", "anger"),
+    ]
+    assert messages == 3  # the customer's message and the two activity lines
