@@ -388,6 +388,30 @@ async def test_mail_that_cannot_be_stored_stays_unseen_and_is_retried(
     await eventually(lambda: _true(dovecot.seen_count(user) == 1))
 
 
+async def test_mail_with_nul_and_a_300_character_name_is_stored(
+    aiohttp_client: AppFactory,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A NUL in the body and an overlong From name, which PostgreSQL refuses as such, store."""
+    env_for_email(monkeypatch, tmp_path)
+    client = await email_app(aiohttp_client, database_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    name = "Customer " + "x" * 291
+    raw = (
+        f'From: "{name}" <long@customer.test>\r\nTo: support@tawasul.test\r\n'
+        "Subject: nul\r\nMessage-ID: <nul-0001@customer.test>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nWhere is\x00 my order?\r\n"
+    ).encode()
+    assert await connector(client).accept(raw)
+    conv = await only_conversation(client, headers)
+    (msg,) = await incoming(client, headers, conv, 1)
+    assert msg["text"] == "Where is my order?"
+    data = await timeline(client, headers, conv)
+    assert data["customer"]["display_name"] == name[:200]
+
+
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n%%EOF\n"
 
 

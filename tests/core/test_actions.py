@@ -230,6 +230,33 @@ async def test_oversize_text_is_capped_not_lost(rt: Runtime) -> None:
     assert message.meta["truncated"] is True
 
 
+async def test_nul_characters_and_overlong_names_are_made_storable(rt: Runtime) -> None:
+    """NULs (refused by PostgreSQL) are dropped and a 300-character name is cut to fit."""
+    name = "ن" * 300
+    r = await actions.do_ingest(
+        rt,
+        inbound(
+            "email", "a\x00@example.com", "<nul\x00-1>", "before\x00after",
+            sender_name=name + "\x00",
+            raw={"original_text": "quoted\x00text", "lone\x00key": ["x\udcff"]},
+            sender_profile={"email": "a@example.com\x00"},
+        ),
+    )  # fmt: skip
+    async with rt.sessions() as session:
+        message = await session.get(Message, r.message_id)
+        customer = await session.get(Customer, r.customer_id)
+        identity = (await session.execute(select(Identity))).scalar_one()
+    assert message is not None and customer is not None
+    assert message.text == "before" + "after"
+    assert message.channel_message_id == "<nul-1>"
+    assert message.meta["raw"] == {"original_text": "quotedtext", "lonekey": ["x\ufffd"]}
+    assert identity.external_id == "a@example.com"
+    assert identity.display_name == customer.display_name == name[:200]
+    assert customer.email == "a@example.com"
+    again = await actions.do_ingest(rt, inbound("email", "a@example.com", "<nul\x00-1>", "x"))
+    assert not again.created and again.message_id == r.message_id
+
+
 async def test_reopen_refused_while_a_newer_conversation_is_active(rt: Runtime) -> None:
     """Reopening an old conversation cannot fork a customer's active one."""
     a = await actions.do_ingest(rt, inbound("telegram", "1", "t1"))
