@@ -344,6 +344,34 @@ async def _recipient(session: AsyncSession, customer_id: int, channel: str | Non
     return identity
 
 
+async def _reply_target(
+    session: AsyncSession, conversation_id: int, channel: str, *, person: bool
+) -> str | None:
+    """The channel id of the customer's message a reply threads under.
+
+    The newest one, except that a person's reply skips automated messages (out-of-office,
+    bounces: ``meta.raw.automated``) for the customer's last real one: channels refuse to
+    answer automated mail, and the agent is answering the customer. Machine replies (bot,
+    notices) keep the newest, so a channel's loop guard still stops a machine answering one.
+    """
+    newest = (
+        select(Message.channel_message_id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.kind == MessageKind.INCOMING,
+            Message.channel == channel,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    if person:
+        real = newest.where(Message.meta[("raw", "automated")].as_string().is_(None))
+        found = (await session.execute(real)).scalar_one_or_none()
+        if found is not None:
+            return found
+    return (await session.execute(newest)).scalar_one_or_none()
+
+
 async def do_reply(
     rt: Runtime,
     conversation_id: int,
@@ -386,18 +414,9 @@ async def do_reply(
             raise ConflictError("a person owns this conversation now", code="not_bot_owned")
         identity = await _recipient(session, conv.customer_id, channel or conv.last_channel)
         now = utcnow()
-        last_in = (
-            await session.execute(
-                select(Message.channel_message_id)
-                .where(
-                    Message.conversation_id == conv.id,
-                    Message.kind == MessageKind.INCOMING,
-                    Message.channel == identity.channel,
-                )
-                .order_by(Message.id.desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
+        last_in = await _reply_target(
+            session, conv.id, identity.channel, person=author == Author.AGENT
+        )
         message = Message(
             customer_id=conv.customer_id,
             conversation_id=conv.id,

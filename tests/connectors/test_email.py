@@ -172,14 +172,14 @@ def _true(value: bool) -> Awaitable[bool]:
     return check()
 
 
-async def test_auto_reply_is_recorded_but_never_answered(
+async def test_auto_reply_is_never_answered_but_agents_still_answer_the_customer(
     aiohttp_client: AppFactory,
     sqlite_url: str,
     smtp_sink: SmtpSink,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    """An out-of-office mail lands on the timeline; even an eager bot sends nothing back."""
+    """Even an eager bot never answers an out-of-office; an agent's reply threads past it."""
     env_for_email(monkeypatch, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_sink.port}")
     client = await email_app(aiohttp_client, sqlite_url, bot=True)
     headers = await login_as(client, "sara", Role.AGENT)
@@ -188,15 +188,34 @@ async def test_auto_reply_is_recorded_but_never_answered(
     (auto,) = await incoming(client, headers, conv, 1)
     assert auto["meta"]["raw"]["automated"] == "auto-submitted: auto-replied"
 
-    async def bot_reply_failed() -> Any:
+    async def outgoing(status: str, count: int) -> Any:
         messages = (await timeline(client, headers, conv))["messages"]
         out = [m for m in messages if m["kind"] == MessageKind.OUTGOING]
-        return out if out and out[0]["delivery_status"] == "failed" else None
+        done = [m for m in out if m["delivery_status"] == status]
+        return done if len(done) >= count else None
 
-    (refused,) = await eventually(bot_reply_failed)
+    (refused,) = await eventually(lambda: outgoing("failed", 1))
     assert "mail-loop guard" in refused["delivery_error"]
     await asyncio.sleep(0.2)
     assert smtp_sink.received == []
+
+    # The customer writes for real (the bot answers that), then their out-of-office answers us.
+    assert await connector(client).accept(eml("arabic_windows1256.eml"))
+    await eventually(lambda: _true(len(smtp_sink.received) == 1))
+    ooo = eml("auto_reply.eml").replace(b"<ooo-0001@", b"<ooo-0002@")
+    assert await connector(client).accept(ooo)
+    await eventually(lambda: outgoing("failed", 2))  # the bot's answer to it: refused
+
+    resp = await client.post(
+        f"/api/v1/conversations/{conv}/reply", json={"text": "سيصل طلبك غداً."}, headers=headers
+    )
+    assert resp.status == 201
+    await eventually(lambda: _true(len(smtp_sink.received) == 2))
+    envelope, sent = smtp_sink.received[1]
+    assert envelope.rcpt_tos == ["ahmed@customer.test"]
+    assert sent["In-Reply-To"] == "<cp1256-0001@customer.test>"
+    plain = sent.get_body(("plain",))
+    assert plain is not None and plain.get_content().strip() == "سيصل طلبك غداً."
 
 
 async def test_bounce_is_recorded_and_never_answered(

@@ -153,6 +153,24 @@ async def test_agent_reply_takes_over_and_queues_delivery(rt: Runtime) -> None:
     assert conv.waiting_since is None
 
 
+async def test_agent_reply_threads_under_the_last_real_message_not_an_auto_reply(
+    rt: Runtime,
+) -> None:
+    """An agent threads under the customer's last real mail; machines keep the newest one."""
+    agent = await do_create_agent(rt.sessions, "omar", "Omar", "password123")
+    ooo = {"automated": "auto-submitted: auto-replied"}
+    only_auto = await actions.do_ingest(rt, inbound("email", "b@x.test", "<b-ooo>", raw=ooo))
+    alone = await actions.do_reply(rt, only_auto.conversation_id, "hi", agent_id=agent.id)
+    assert alone.reply_to_channel_id == "<b-ooo>"  # nothing real to answer: the guard decides
+
+    await actions.do_ingest(rt, inbound("email", "a@x.test", "<a-1>", raw={"subject": "s"}))
+    r = await actions.do_ingest(rt, inbound("email", "a@x.test", "<a-ooo>", raw=ooo))
+    bot = await actions.do_reply(rt, r.conversation_id, "auto", author=Author.BOT)
+    assert bot.reply_to_channel_id == "<a-ooo>"
+    mine = await actions.do_reply(rt, r.conversation_id, "answer", agent_id=agent.id)
+    assert mine.reply_to_channel_id == "<a-1>"
+
+
 async def test_reply_on_a_channel_the_customer_lacks_is_refused(rt: Runtime) -> None:
     """Choosing a channel the customer has no identity on is a clear error."""
     r = await actions.do_ingest(rt, inbound("telegram", "42", "tg-1"))
