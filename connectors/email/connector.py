@@ -20,6 +20,7 @@ from connectors.email.imap import Mailbox, MailboxWatcher
 from connectors.email.parse import CHANNEL, MailRejected, ParsedMail, parse_mail
 from connectors.email.store import MailStore
 from core.channel_reads import ChannelReads
+from core.db import storage_unavailable
 from core.files import FileMissing
 from core.runtime import PermanentDeliveryError
 from core.types import OutboundMessage, Receipt
@@ -27,6 +28,9 @@ from core.types import OutboundMessage, Receipt
 log = logging.getLogger(__name__)
 
 _NEVER_ANSWER = ("mailer-daemon@", "postmaster@", "noreply", "no-reply")
+# A mail the database refuses this often is kept aside: retrying it forever would hold its
+# mailbox in the 5-second retry loop instead of IDLE.
+STORE_ATTEMPTS = 3
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -88,6 +92,7 @@ class EmailConnector(Connector):
         self.listen = cfg.get("listen") or ""
         self.max_bytes = int(cfg.get("max_bytes") or 35_000_000)
         self.reads: ChannelReads | None = None
+        self._store_failures: dict[str, int] = {}  # raw mail's SHA-256 → refused writes
         self.watchers = [MailboxWatcher(mb, self.accept) for mb in self.mailboxes]
         self._tasks: list[asyncio.Task[None]] = []
         self._server: asyncio.Server | None = None
@@ -124,12 +129,31 @@ class EmailConnector(Connector):
             return True
         try:
             result = await self.sink(parsed.inbound)
-        except Exception:
-            log.exception("email %s could not be stored", parsed.inbound.external_message_id)
-            return False
+        except Exception as exc:
+            if storage_unavailable(exc):
+                log.warning("email %s could not be stored (%s); will retry",
+                            parsed.inbound.external_message_id, exc)  # fmt: skip
+                return False
+            return await self._refused(raw, parsed, exc)
+        self._store_failures.pop(str(parsed.inbound.raw.get("raw_sha256")), None)
         if parsed.automated:
             log.info("email %s is automated (%s): recorded, will not be answered",
                      result.message_id, parsed.automated)  # fmt: skip
+        return True
+
+    async def _refused(self, raw: bytes, parsed: ParsedMail, exc: Exception) -> bool:
+        """Count a write refused for this mail's values; the last allowed one keeps it aside."""
+        key = str(parsed.inbound.raw.get("raw_sha256"))
+        tries = self._store_failures[key] = self._store_failures.get(key, 0) + 1
+        log.error("email %s could not be stored (attempt %d of %d): %s",
+                  parsed.inbound.external_message_id, tries, STORE_ATTEMPTS, exc,
+                  exc_info=exc)  # fmt: skip
+        if tries < STORE_ATTEMPTS:
+            return False
+        del self._store_failures[key]
+        reason = f"could not be stored ({tries} attempts): {type(exc).__name__}: {exc}"
+        path = await asyncio.to_thread(self.store.reject, raw, reason)
+        log.warning("email %s kept at %s instead", parsed.inbound.external_message_id, path)
         return True
 
     async def start(self) -> None:

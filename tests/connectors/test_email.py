@@ -13,7 +13,7 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
-from connectors.email import EmailConnector
+from connectors.email import EmailConnector, imap
 from core.actions import do_reply
 from core.pipeline import StepContext
 from core.settings import Settings
@@ -405,6 +405,45 @@ async def test_mail_that_cannot_be_stored_stays_unseen_and_is_retried(
     assert len(await incoming(client, headers, conv, 1)) == 1
     assert calls == ["<alt-0001@customer.test>"] * 2
     await eventually(lambda: _true(dovecot.seen_count(user) == 1))
+
+
+async def test_mail_the_database_keeps_refusing_is_kept_aside_and_idle_resumes(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Refused 3 times for its values, a mail goes to the rejected store; IDLE then resumes."""
+    user, password = mailbox
+    monkeypatch.setattr(imap, "RETRY_SECONDS", 0.2)
+    env_for_email(
+        monkeypatch, tmp_path, imap_poll_seconds=3600,
+        imap_urls=f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX",
+    )  # fmt: skip
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    email = connector(client)
+    real_sink, calls = email.sink, []
+
+    async def refusing(inbound: Any) -> Any:
+        calls.append(inbound.external_message_id)
+        if "refund" in inbound.text:
+            raise ValueError("value the database refuses")
+        return await real_sink(inbound)
+
+    email.sink = refusing
+    dovecot.deliver(user, eml("alternative.eml"))
+    await eventually(lambda: _true(dovecot.seen_count(user) == 1))
+    (kept, reason) = email.store.rejected()[0]
+    assert kept.read_bytes() == eml("alternative.eml")
+    assert reason == "could not be stored (3 attempts): ValueError: value the database refuses"
+    assert len(calls) == 3
+    # Polling is an hour away: only IDLE can see the next mail.
+    dovecot.deliver(user, eml("arabic_iso8859_6.eml"))
+    conv = await only_conversation(client, headers)
+    assert len(await incoming(client, headers, conv, 1)) == 1
 
 
 async def test_mail_with_nul_and_a_300_character_name_is_stored(
