@@ -40,6 +40,15 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _message_id_of(replied: dict[str, Any], channel_id: str | None) -> str | None:
+    """The Message-ID a reply answers: the stored mail's own (its channel id is scoped)."""
+    for candidate in (replied.get("message_id"), channel_id):
+        # Mail stored before ids were scoped has the bare Message-ID as its channel id.
+        if isinstance(candidate, str) and candidate.startswith("<"):
+            return candidate
+    return None
+
+
 class _ListenerHandler:
     """aiosmtpd handler: accept mail for our domain and ingest it before saying 250."""
 
@@ -239,9 +248,7 @@ class EmailConnector(Connector):
             text=message.text,
             msg_id=our_id,
             subject=subject,
-            in_reply_to=message.reply_to_external_id
-            if (message.reply_to_external_id or "").startswith("<")
-            else None,
+            in_reply_to=_message_id_of(replied, message.reply_to_external_id),
             references=list(replied.get("references") or []),
             language=message.language,
             attachments=files,

@@ -122,6 +122,19 @@ def _automated(msg: Message, sender: str) -> str | None:
     return None
 
 
+def channel_id(message_id: str, sender: str) -> str:
+    """Our dedupe key for a mail: its Message-ID scoped by the sender's address.
+
+    Anyone can write any Message-ID: scoped, a stranger reusing a customer's id is a message
+    of their own instead of a "duplicate" dropped unseen, while a copy of the same mail (same
+    sender, same id) stays one message. Hashed only when too long for the column.
+    """
+    scoped = f"{sender} {message_id}"
+    if len(scoped) <= 255:
+        return scoped
+    return "sha256:" + hashlib.sha256(scoped.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def is_ours(message_id: str, domain: str) -> bool:
     """Whether a message id was minted by us (see `compose.message_id`)."""
     inner = message_id.strip("<>")
@@ -259,7 +272,7 @@ def _understand(
     inbound = InboundMessage(
         channel=CHANNEL,
         external_sender_id=address,
-        external_message_id=message_id[:255],
+        external_message_id=channel_id(message_id, address),
         text=text,
         sender_name=name.strip() or None,
         attachments=tuple(attachments),

@@ -218,6 +218,30 @@ async def test_auto_reply_is_never_answered_but_agents_still_answer_the_customer
     assert plain is not None and plain.get_content().strip() == "سيصل طلبك غداً."
 
 
+async def test_a_stranger_reusing_a_message_id_is_not_dropped_as_a_duplicate(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Another sender's mail with a customer's Message-ID is stored; a copy of either is not."""
+    env_for_email(monkeypatch, tmp_path)
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    layla = eml("alternative.eml")
+    other = layla.replace(b"layla@customer.test", b"omar@elsewhere.test")
+    for raw in (layla, other, layla, other):
+        assert await connector(client).accept(raw)
+    resp = await client.get("/api/v1/conversations?channel=email", headers=headers)
+    convs = (await resp.json())["items"]
+    assert len(convs) == 2
+    senders = set()
+    for conv in convs:
+        (msg,) = await incoming(client, headers, conv["id"], 1)
+        senders.add(msg["meta"]["raw"]["from"].rpartition("<")[2].rstrip(">"))
+    assert senders == {"layla@customer.test", "omar@elsewhere.test"}
+
+
 async def test_bounce_is_recorded_and_never_answered(
     aiohttp_client: AppFactory,
     sqlite_url: str,
@@ -403,7 +427,7 @@ async def test_mail_that_cannot_be_stored_stays_unseen_and_is_retried(
     dovecot.deliver(user, eml("alternative.eml"))
     conv = await only_conversation(client, headers)
     assert len(await incoming(client, headers, conv, 1)) == 1
-    assert calls == ["<alt-0001@customer.test>"] * 2
+    assert calls == ["layla@customer.test <alt-0001@customer.test>"] * 2
     await eventually(lambda: _true(dovecot.seen_count(user) == 1))
 
 

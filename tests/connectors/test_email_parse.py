@@ -23,7 +23,8 @@ def test_windows_1256_arabic_body_subject_and_name_decode() -> None:
     assert mail.inbound.sender_name == "أحمد العتيبي"
     assert mail.inbound.raw["subject"] == "استفسار عن الطلب 1042"
     assert mail.inbound.external_sender_id == "ahmed@customer.test"
-    assert mail.inbound.external_message_id == "<cp1256-0001@customer.test>"
+    assert mail.inbound.raw["message_id"] == "<cp1256-0001@customer.test>"
+    assert mail.inbound.external_message_id == "ahmed@customer.test <cp1256-0001@customer.test>"
     assert mail.automated is None
 
 
@@ -112,8 +113,22 @@ def test_missing_message_id_uses_a_stable_content_hash() -> None:
     """Without a Message-ID the same mail always gets the same content-hash id."""
     first = parse_mail(eml("no_message_id.eml"), domain=DOMAIN)
     again = parse_mail(b"Received: from relay2\r\n" + eml("no_message_id.eml"), domain=DOMAIN)
-    assert first.inbound.external_message_id.startswith("sha256:")
+    assert first.inbound.raw["message_id"].startswith("sha256:")
     assert first.inbound.external_message_id == again.inbound.external_message_id
+
+
+def test_message_id_is_scoped_by_the_sender() -> None:
+    """The same Message-ID from another sender is another message; the same mail is the same."""
+    raw = eml("alternative.eml")
+    first = parse_mail(raw, domain=DOMAIN).inbound.external_message_id
+    again = parse_mail(b"Received: from relay2\r\n" + raw, domain=DOMAIN).inbound
+    other = parse_mail(raw.replace(b"layla@customer.test", b"mallory@evil.test"), domain=DOMAIN)
+    assert again.external_message_id == first
+    assert other.inbound.external_message_id != first
+    long_id = b"<" + b"x" * 300 + b"@customer.test>"
+    huge = parse_mail(raw.replace(b"<alt-0001@customer.test>", long_id), domain=DOMAIN)
+    assert huge.inbound.external_message_id.startswith("sha256:")
+    assert len(huge.inbound.external_message_id) <= 255
 
 
 def test_mail_without_sender_is_rejected_with_a_reason() -> None:
