@@ -102,7 +102,7 @@ class EmailConnector(Connector):
         self.max_bytes = int(cfg.get("max_bytes") or 35_000_000)
         self.reads: ChannelReads | None = None
         self._store_failures: dict[str, int] = {}  # raw mail's SHA-256 → refused writes
-        self.watchers = [MailboxWatcher(mb, self.accept) for mb in self.mailboxes]
+        self.watchers = [MailboxWatcher(mb, self.accept, self.store) for mb in self.mailboxes]
         self._tasks: list[asyncio.Task[None]] = []
         self._server: asyncio.Server | None = None
 

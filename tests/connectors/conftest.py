@@ -69,6 +69,14 @@ class Dovecot:
             timeout=30,
         )
 
+    def mark_all_seen(self, user: str) -> None:
+        """Flag every INBOX message \\Seen, as another mail client reading them would."""
+        subprocess.run(
+            ["doveadm", "-c", str(self.conf), "flags", "add", "-u", user, "\\Seen",
+             "mailbox", "INBOX", "all"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+
     def seen_count(self, user: str) -> int:
         """How many INBOX messages carry the Seen flag."""
         out = subprocess.run(

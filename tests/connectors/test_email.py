@@ -14,6 +14,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from connectors.email import EmailConnector, imap
+from connectors.email.store import MailStore
 from core.actions import do_reply
 from core.pipeline import StepContext
 from core.settings import Settings
@@ -396,6 +397,68 @@ async def test_tls_and_starttls_mailboxes(
     await eventually(two, within=10)
     assert dovecot.seen_count(first[0]) == dovecot.seen_count(second[0]) == 1
     assert client.app[RUNTIME] is not None
+
+
+async def test_mail_read_elsewhere_while_we_were_down_is_still_ingested(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Mail past the UID marker comes in although read; before the first start only unseen."""
+    user, password = mailbox
+    env_for_email(
+        monkeypatch, tmp_path, imap_poll_seconds=3600,
+        imap_urls=f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX",
+    )  # fmt: skip
+    dovecot.deliver(user, eml("arabic_iso8859_6.eml"))  # read before we ever started
+    dovecot.mark_all_seen(user)
+    first = await email_app(aiohttp_client, sqlite_url)
+    await eventually(lambda: _true(connector(first).watchers[0].fetches >= 1))
+    (marker,) = (tmp_path / "mailstore" / "imap").glob("*.json")
+    assert '"uid": 1' in marker.read_text()
+    await first.close()
+
+    dovecot.deliver(user, eml("alternative.eml"))  # arrives and is read while we are down
+    dovecot.mark_all_seen(user)
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    conv = await only_conversation(client, headers)
+    (msg,) = await incoming(client, headers, conv, 1)
+    assert msg["meta"]["raw"]["message_id"] == "<alt-0001@customer.test>"
+    await eventually(lambda: _true('"uid": 2' in marker.read_text()))
+    resp = await client.get("/api/v1/conversations?channel=email", headers=headers)
+    assert len((await resp.json())["items"]) == 1
+
+
+async def test_a_marker_from_another_uidvalidity_is_not_trusted(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """After the server renumbered the mailbox, unseen mail is new again, not all of it."""
+    user, password = mailbox
+    url = f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX"
+    env_for_email(monkeypatch, tmp_path, imap_poll_seconds=3600, imap_urls=url)
+    dovecot.deliver(user, eml("arabic_iso8859_6.eml"))
+    dovecot.mark_all_seen(user)
+    dovecot.deliver(user, eml("alternative.eml"))
+    label = imap.Mailbox.from_url(url).label()
+    MailStore(tmp_path / "mailstore").save_imap_cursor(label, uidvalidity=1, uid=0)
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    conv = await only_conversation(client, headers)
+    (msg,) = await incoming(client, headers, conv, 1)
+    assert msg["meta"]["raw"]["message_id"] == "<alt-0001@customer.test>"
+    watcher = connector(client).watchers[0]
+    assert watcher.uidvalidity not in (None, 1)
+    store = MailStore(tmp_path / "mailstore")
+    await eventually(lambda: _true(store.imap_cursor(label) == (watcher.uidvalidity, 2)))
 
 
 async def test_mail_that_cannot_be_stored_stays_unseen_and_is_retried(
