@@ -22,7 +22,7 @@ async def check(connector: EmailConnector) -> int:
     for watcher in connector.watchers:
         try:
             client = await watcher._connect()
-            idle = client.has_capability("IDLE")
+            idle = watcher.mailbox.idle and client.has_capability("IDLE")
             await client.logout()
             print(f"IMAP {watcher.mailbox.label()}: ok ({'IDLE' if idle else 'polling'})")
         except Exception as exc:

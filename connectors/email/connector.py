@@ -92,8 +92,11 @@ class EmailConnector(Connector):
         self.store = MailStore(Path(cfg.get("store_dir") or "var/email"))
         poll = float(cfg.get("imap_poll_seconds") or 60)
         verify = _flag(cfg.get("imap_verify_tls"), True)
+        idle = _flag(cfg.get("imap_idle"), True)
         self.mailboxes = [
-            Mailbox.from_url(u, poll, verify) for u in (cfg.get("imap_urls") or "").split(",") if u
+            Mailbox.from_url(u, poll, verify, idle)
+            for u in (cfg.get("imap_urls") or "").split(",")
+            if u
         ]
         self.smtp_url = cfg.get("smtp_url") or ""
         self.smtp_verify_tls = _flag(cfg.get("smtp_verify_tls"), True)

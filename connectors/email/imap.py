@@ -73,9 +73,12 @@ class Mailbox:
     folder: str = "INBOX"
     poll_seconds: float = 60.0
     verify_tls: bool = True
+    idle: bool = True  # False: poll even when the server offers IDLE (it drops idle lines)
 
     @classmethod
-    def from_url(cls, url: str, poll_seconds: float = 60.0, verify_tls: bool = True) -> Mailbox:
+    def from_url(
+        cls, url: str, poll_seconds: float = 60.0, verify_tls: bool = True, idle: bool = True
+    ) -> Mailbox:
         """``imaps://user:pass@host:993/INBOX``, ``imap+starttls://…:143/…`` or ``imap://…``."""
         parts = urlsplit(url.strip())
         security = {"imaps": "ssl", "imap+starttls": "starttls", "imap": "plain"}.get(parts.scheme)
@@ -93,6 +96,7 @@ class Mailbox:
             folder=unquote(parts.path.lstrip("/")) or "INBOX",
             poll_seconds=poll_seconds,
             verify_tls=verify_tls,
+            idle=idle,
         )
 
     def label(self) -> str:
@@ -145,6 +149,7 @@ class MailboxWatcher:
         self.fetches = 0
         self.uidvalidity: int | None = None
         self.uidnext: int | None = None
+        self.mode = ""  # "idle" or "polling" once connected
 
     async def run(self) -> None:
         """Watch forever, reconnecting with backoff on any failure."""
@@ -191,8 +196,9 @@ class MailboxWatcher:
         """One connection: fetch, then wait with IDLE or sleep, until something breaks."""
         client = await self._connect()
         self.connected.set()
-        idle = client.has_capability("IDLE")
-        log.info("IMAP %s connected (%s)", self.mailbox.label(), "IDLE" if idle else "polling")
+        idle = self.mailbox.idle and client.has_capability("IDLE")
+        self.mode = "idle" if idle else "polling"
+        log.info("IMAP %s connected (%s)", self.mailbox.label(), self.mode)
         while True:
             if await self.fetch_new(client) < 0:
                 # Some mail could not be stored (database away): retry soon, not at next mail.

@@ -461,6 +461,31 @@ async def test_a_marker_from_another_uidvalidity_is_not_trusted(
     await eventually(lambda: _true(store.imap_cursor(label) == (watcher.uidvalidity, 2)))
 
 
+async def test_polling_picks_up_new_mail_when_idle_is_off(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """EMAIL_IMAP_IDLE=no polls every EMAIL_IMAP_POLL_SECONDS although Dovecot has IDLE."""
+    user, password = mailbox
+    env_for_email(
+        monkeypatch, tmp_path, imap_idle="no", imap_poll_seconds=0.2,
+        imap_urls=f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX",
+    )  # fmt: skip
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    watcher = connector(client).watchers[0]
+    # IDLE would sit in one wait for minutes: several rounds mean it polls.
+    await eventually(lambda: _true(watcher.fetches >= 3), within=5)
+    assert watcher.mode == "polling"
+    dovecot.deliver(user, eml("alternative.eml"))
+    conv = await only_conversation(client, headers)
+    assert len(await incoming(client, headers, conv, 1)) == 1
+
+
 async def test_mail_that_cannot_be_stored_stays_unseen_and_is_retried(
     aiohttp_client: AppFactory,
     sqlite_url: str,
