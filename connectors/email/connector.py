@@ -99,7 +99,9 @@ class EmailConnector(Connector):
             if u
         ]
         self.smtp_url = cfg.get("smtp_url") or ""
-        self.smtp_verify_tls = _flag(cfg.get("smtp_verify_tls"), True)
+        # None: not set; certificates are then checked except on smtp:// without a password.
+        verify_setting = cfg.get("smtp_verify_tls")
+        self.smtp_verify_tls = _flag(verify_setting, True) if verify_setting else None
         self.smtp_timeout = float(cfg.get("smtp_timeout") or 30)
         self.listen = cfg.get("listen") or ""
         self.max_bytes = int(cfg.get("max_bytes") or 35_000_000)
@@ -200,25 +202,78 @@ class EmailConnector(Connector):
     # --- outbound ---------------------------------------------------------------------------
 
     def _smtp_options(self) -> dict[str, Any]:
-        """aiosmtplib keyword arguments from ``EMAIL_SMTP_URL``."""
+        """Where and how to reach the SMTP server, from ``EMAIL_SMTP_URL``.
+
+        ``smtps://`` is TLS from the start, ``smtp+starttls://`` must upgrade, ``smtp://``
+        upgrades when the server offers STARTTLS and stays plain otherwise (then without a
+        password: `_open_smtp` refuses). On ``smtp://`` without a password the certificate is
+        not checked unless EMAIL_SMTP_VERIFY_TLS says so: encryption that stops passive
+        listening beats the plain text it replaces, and checking would turn a local relay's
+        self-signed certificate into undeliverable mail.
+        """
         parts = urlsplit(self.smtp_url)
         if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
             raise PermanentDeliveryError("EMAIL_SMTP_URL is not set to smtp(s)://host:port")
+        username = unquote(parts.username) if parts.username else None
+        verify = self.smtp_verify_tls
+        if verify is None:
+            verify = parts.scheme != "smtp" or username is not None
         context = ssl.create_default_context()
-        if not self.smtp_verify_tls:
+        if not verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         default_port = {"smtps": 465, "smtp+starttls": 587}.get(parts.scheme, 25)
         return {
             "hostname": parts.hostname,
             "port": parts.port or default_port,
-            "username": unquote(parts.username) if parts.username else None,
+            "username": username,
             "password": unquote(parts.password) if parts.password else None,
             "use_tls": parts.scheme == "smtps",
-            "start_tls": parts.scheme == "smtp+starttls",
+            "start_tls": {"smtp+starttls": True, "smtp": None}.get(parts.scheme, False),
             "tls_context": context,
             "timeout": self.smtp_timeout,
         }
+
+    async def _open_smtp(self) -> aiosmtplib.SMTP:
+        """A connected SMTP session, encrypted where possible and logged in when configured.
+
+        Raises `PermanentDeliveryError` rather than send a password unencrypted or skip a
+        STARTTLS the URL asks for: a setting to fix, not a failure that retrying would cure.
+        """
+        options = self._smtp_options()
+        start_tls, username = options["start_tls"], options["username"]
+        smtp = aiosmtplib.SMTP(
+            hostname=options["hostname"],
+            port=options["port"],
+            use_tls=options["use_tls"],
+            start_tls=False,  # decided below, where a missing STARTTLS can be told apart
+            tls_context=options["tls_context"],
+            timeout=options["timeout"],
+        )
+        await smtp.connect()
+        try:
+            try:
+                await smtp.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                await smtp.helo()  # a very old server: no extensions, so no STARTTLS either
+            if start_tls is not False and not options["use_tls"]:
+                if smtp.supports_extension("starttls"):
+                    await smtp.starttls()
+                elif start_tls:
+                    raise PermanentDeliveryError(
+                        "the SMTP server does not offer STARTTLS (EMAIL_SMTP_URL smtp+starttls://)"
+                    )
+            if username is not None:
+                if smtp.get_transport_info("sslcontext") is None:
+                    raise PermanentDeliveryError(
+                        "not sending the SMTP password unencrypted: the server offers no "
+                        "STARTTLS; use smtps:// or a server with STARTTLS"
+                    )
+                await smtp.login(username, options["password"] or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
 
     async def _send(self, message: OutboundMessage) -> Receipt:
         """Send one reply over SMTP, threaded under the customer's mail."""
@@ -257,8 +312,12 @@ class EmailConnector(Connector):
             attachments=files,
         )
         try:
-            await aiosmtplib.send(mail, sender=self.address, recipients=[recipient],
-                                  **self._smtp_options())  # fmt: skip
+            smtp = await self._open_smtp()
+            try:
+                await smtp.send_message(mail, sender=self.address, recipients=[recipient])
+            finally:
+                with contextlib.suppress(aiosmtplib.SMTPException):
+                    await smtp.quit()
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise PermanentDeliveryError(f"recipient refused: {exc}") from exc
         except aiosmtplib.SMTPResponseException as exc:

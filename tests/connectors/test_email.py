@@ -340,6 +340,82 @@ async def test_smtp_failures_are_retried_then_visible(
     assert len(smtp_sink.received) == 1
 
 
+async def _reply_once(client: Client, headers: dict[str, str]) -> dict[str, Any]:
+    """Store a customer mail, reply to it, and return the reply once its delivery settled."""
+    assert await connector(client).accept(eml("alternative.eml"))
+    conv = await only_conversation(client, headers)
+    await client.post(f"/api/v1/conversations/{conv}/reply", json={"text": "hi"}, headers=headers)
+
+    async def settled() -> Any:
+        out = [
+            m
+            for m in (await timeline(client, headers, conv))["messages"]
+            if m["kind"] == MessageKind.OUTGOING and m["delivery_status"] in ("sent", "failed")
+        ]
+        return out[0] if out else None
+
+    return dict(await eventually(settled))
+
+
+@pytest.mark.parametrize(
+    ("url", "mode", "verify"),
+    [
+        ("smtp://{port}", "starttls", None),  # opportunistic: unchecked certificate is fine
+        ("smtp://agent:s3cret@{port}", "starttls", "no"),
+        ("smtp+starttls://agent:s3cret@{port}", "starttls", "no"),
+        ("smtps://agent:s3cret@{port}", "implicit", "no"),
+    ],
+)
+async def test_replies_go_out_over_tls_when_the_server_offers_it(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    secure_smtp_sink: Callable[[str], SmtpSink],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    url: str,
+    mode: str,
+    verify: str | None,
+) -> None:
+    """smtp:// upgrades with STARTTLS when offered; smtps:// is TLS; logins only over TLS."""
+    sink = secure_smtp_sink(mode)
+    smtp_url = url.format(port=f"127.0.0.1:{sink.port}")
+    env_for_email(monkeypatch, tmp_path, smtp_url=smtp_url,
+                  **({"smtp_verify_tls": verify} if verify else {}))  # fmt: skip
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    reply = await _reply_once(client, headers)
+    assert reply["delivery_status"] == "sent", reply["delivery_error"]
+    assert sink.handler.tls == [True]
+    assert sink.handler.logins == (["agent"] if "agent" in url else [])
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("smtp://agent:s3cret@{port}", "not sending the SMTP password unencrypted"),
+        ("smtp+starttls://{port}", "does not offer STARTTLS"),
+    ],
+)
+async def test_no_password_in_plain_text_and_no_silent_downgrade(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    secure_smtp_sink: Callable[[str], SmtpSink],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    url: str,
+    why: str,
+) -> None:
+    """A server without STARTTLS gets no password (though it offers AUTH) and no mail."""
+    sink = secure_smtp_sink("plain")
+    env_for_email(monkeypatch, tmp_path, smtp_url=url.format(port=f"127.0.0.1:{sink.port}"))
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    reply = await _reply_once(client, headers)
+    assert reply["delivery_status"] == "failed"
+    assert why in reply["delivery_error"]
+    assert sink.handler.logins == [] and sink.received == []
+
+
 async def test_smtp_listener_takes_piped_mail_and_refuses_strangers(
     aiohttp_client: AppFactory,
     sqlite_url: str,
