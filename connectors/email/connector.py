@@ -17,7 +17,7 @@ from aiosmtpd.smtp import Envelope, Session
 from connectors.base import Connector, SendRefused
 from connectors.email.compose import compose_reply, message_id, reply_subject
 from connectors.email.imap import Mailbox, MailboxWatcher
-from connectors.email.parse import CHANNEL, MailRejected, ParsedMail, parse_mail
+from connectors.email.parse import CHANNEL, TRUST_FROM, MailRejected, ParsedMail, parse_mail
 from connectors.email.store import MailStore
 from core.channel_reads import ChannelReads
 from core.db import storage_unavailable
@@ -105,6 +105,10 @@ class EmailConnector(Connector):
         self.smtp_timeout = float(cfg.get("smtp_timeout") or 30)
         self.listen = cfg.get("listen") or ""
         self.max_bytes = int(cfg.get("max_bytes") or 35_000_000)
+        self.trust_from = (cfg.get("trust_from") or "auth-results").strip().lower()
+        if self.trust_from not in TRUST_FROM:
+            raise ValueError(f"EMAIL_TRUST_FROM must be one of {', '.join(TRUST_FROM)}")
+        self.authserv_id = (cfg.get("authserv_id") or "").strip() or None
         self.reads: ChannelReads | None = None
         self._store_failures: dict[str, int] = {}  # raw mail's SHA-256 → refused writes
         self.watchers = [MailboxWatcher(mb, self.accept, self.store) for mb in self.mailboxes]
@@ -128,7 +132,8 @@ class EmailConnector(Connector):
         """Parse one raw mail, storing its attachments (blocking: run in a thread)."""
         if len(raw) > self.max_bytes:
             raise MailRejected(f"larger than {self.max_bytes} bytes")
-        return parse_mail(raw, domain=self.domain, store=self.store)
+        return parse_mail(raw, domain=self.domain, store=self.store, trust_from=self.trust_from,
+                          authserv_id=self.authserv_id)  # fmt: skip
 
     async def accept(self, raw: bytes) -> bool:
         """Take one raw mail to the timeline; True when finished with (stored or rejected).

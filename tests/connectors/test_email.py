@@ -12,13 +12,15 @@ import aiosmtplib
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from connectors.email import EmailConnector, imap
 from connectors.email.store import MailStore
-from core.actions import do_reply
+from core.actions import do_ingest, do_reply
+from core.models import Identity
 from core.pipeline import StepContext
 from core.settings import Settings
-from core.types import Author, MessageKind, Role
+from core.types import Author, InboundMessage, MessageKind, Role
 from inbox.app import create_app
 from inbox.keys import CONNECTORS, RUNTIME
 from tests.conftest import make_settings
@@ -241,6 +243,44 @@ async def test_a_stranger_reusing_a_message_id_is_not_dropped_as_a_duplicate(
         (msg,) = await incoming(client, headers, conv["id"], 1)
         senders.add(msg["meta"]["raw"]["from"].rpartition("<")[2].rstrip(">"))
     assert senders == {"layla@customer.test", "omar@elsewhere.test"}
+
+
+@pytest.mark.parametrize(
+    ("results", "trust", "linked"),
+    [
+        (None, None, False),  # a From anyone could have written
+        ("mx.tawasul.test; dmarc=pass header.from=customer.test", None, True),
+        (None, "always", True),
+        ("mx.tawasul.test; dmarc=pass header.from=customer.test", "never", False),
+    ],
+)
+async def test_unverified_from_does_not_join_a_customer_known_elsewhere(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    results: str | None,
+    trust: str | None,
+    linked: bool,
+) -> None:
+    """A mail joins the customer known by its From elsewhere only when its From is verified."""
+    env_for_email(monkeypatch, tmp_path, **({"trust_from": trust} if trust else {}))
+    client = await email_app(aiohttp_client, sqlite_url)
+    known = await do_ingest(
+        client.app[RUNTIME],
+        InboundMessage(
+            "memory", "crm-7", "m-1", "hello", sender_profile={"email": "layla@customer.test"}
+        ),
+    )
+    raw = eml("alternative.eml")
+    if results:
+        raw = f"Authentication-Results: {results}\r\n".encode() + raw
+    assert await connector(client).accept(raw)
+    async with client.app[RUNTIME].sessions() as session:
+        identity = (
+            await session.execute(select(Identity).where(Identity.channel == "email"))
+        ).scalar_one()
+    assert (identity.customer_id == known.customer_id) is linked
 
 
 async def test_bounce_is_recorded_and_never_answered(

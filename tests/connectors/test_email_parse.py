@@ -97,6 +97,60 @@ def test_automated_mail_is_recognised(name: str, why: str) -> None:
     assert mail.inbound.raw["automated"] == why
 
 
+def _with_results(*headers: str, sender: bytes = b"layla@customer.test") -> bytes:
+    """alternative.eml from ``sender`` with these Authentication-Results, topmost first."""
+    raw = eml("alternative.eml").replace(b"layla@customer.test", sender)
+    return b"".join(f"Authentication-Results: {h}\r\n".encode() for h in headers) + raw
+
+
+@pytest.mark.parametrize(
+    ("headers", "verified", "why"),
+    [
+        ((), False, "no Authentication-Results"),
+        (("mx.t; dmarc=pass header.from=customer.test",), True, "dmarc=pass"),
+        (("mx.t; dkim=pass (good) header.d=customer.test",), True, "dkim=pass (customer.test)"),
+        (("mx.t; spf=pass smtp.mailfrom=bounce@customer.test",), True, "spf=pass"),
+        (("mx.t; dkim=pass header.d=evil.test; spf=pass smtp.mailfrom=x@evil.test",), False,
+         "dkim=pass, spf=pass"),  # authenticated, but as somebody else
+        (("mx.t; dkim=pass header.d=x.customer.test",), False, "dkim=pass"),  # a subdomain
+        (("mx.t; dmarc=fail header.from=customer.test; spf=softfail",), False,
+         "dmarc=fail, spf=softfail"),
+        # Only the topmost header counts: the one below was written by the sender.
+        (("mx.t; dmarc=none", "mx.t; dmarc=pass header.from=customer.test"), False, "dmarc=none"),
+    ],
+)  # fmt: skip
+def test_from_is_verified_only_by_aligned_authentication_results(
+    headers: tuple[str, ...], verified: bool, why: str
+) -> None:
+    """dmarc=pass, or dkim/spf=pass for the From domain, verifies; only then does it link."""
+    mail = parse_mail(_with_results(*headers), domain=DOMAIN)
+    assert mail.inbound.raw["from_verified"] is verified
+    assert mail.inbound.raw["from_check"].startswith(why)
+    assert mail.inbound.sender_profile == ({"email": "layla@customer.test"} if verified else {})
+    assert mail.inbound.external_sender_id == "layla@customer.test"  # its own identity anyway
+
+
+def test_authserv_id_ignores_results_another_server_wrote() -> None:
+    """With an authserv-id set, a forged topmost header from someone else is skipped."""
+    raw = _with_results(
+        "forger.test; dmarc=pass header.from=customer.test", "MX.Tawasul.test 1; dmarc=fail"
+    )
+    mail = parse_mail(raw, domain=DOMAIN, authserv_id="mx.tawasul.test")
+    assert mail.inbound.raw["from_check"] == "dmarc=fail"
+    alone = parse_mail(_with_results("forger.test; dmarc=pass"), domain=DOMAIN,
+                       authserv_id="mx.tawasul.test")  # fmt: skip
+    assert alone.inbound.raw["from_check"] == "no Authentication-Results from mx.tawasul.test"
+
+
+@pytest.mark.parametrize(("trust", "verified"), [("always", True), ("never", False)])
+def test_trust_from_setting_overrides_the_check(trust: str, verified: bool) -> None:
+    """EMAIL_TRUST_FROM=always trusts every From; never trusts none, even with dmarc=pass."""
+    raw = _with_results() if verified else _with_results("mx.t; dmarc=pass")
+    mail = parse_mail(raw, domain=DOMAIN, trust_from=trust)
+    assert mail.inbound.raw["from_verified"] is verified
+    assert bool(mail.inbound.sender_profile) is verified
+
+
 def test_attachment_metadata_and_stored_file(tmp_path: Path) -> None:
     """An attachment becomes metadata, its bytes stored under their hash."""
     store = MailStore(tmp_path)
