@@ -21,6 +21,7 @@ ORIGINAL_TEXT_LIMIT = 100_000
 # Charsets that mislabelled Arabic mail tends to really be, tried in order after the declared one.
 _FALLBACK_CHARSETS = ("utf-8", "windows-1256", "iso-8859-6", "latin-1")
 _MSG_ID = re.compile(r"<[^<>\s]+>")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bq]\?[^?\s]*\?=", re.I)
 
 
 class MailRejected(Exception):
@@ -238,8 +239,56 @@ def _modern(raw: bytes) -> EmailMessage | None:
     return parsed if isinstance(parsed, EmailMessage) else None
 
 
+def _body_charsets(msg: Message) -> list[str]:
+    """The charsets the mail's text parts declare, in order, once each."""
+    found: list[str] = []
+    for part in msg.walk():
+        with contextlib.suppress(Exception):
+            charset = part.get_content_charset()
+            if charset and part.get_content_maintype() == "text" and charset not in found:
+                found.append(charset)
+    return found
+
+
+def _decode_word(match: re.Match[str]) -> str:
+    """One RFC 2047 encoded word found beside raw 8-bit text, decoded (or left as it was)."""
+    from email.header import decode_header, make_header
+
+    try:
+        return str(make_header(decode_header(match.group())))
+    except Exception:
+        return match.group()
+
+
+def _raw_8bit_header(msg: Message, name: str) -> bytes | None:
+    """The header's bytes when they carry raw 8-bit text (no encoded words), else None."""
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            if value.isascii():
+                return None
+            # The parser kept each byte over 127 as a surrogate escape: get the bytes back.
+            data = value.encode("ascii", "surrogateescape")
+            return re.sub(rb"\r?\n(?=[ \t])", b"", data)  # unfold
+    return None
+
+
 def _decoded_header(msg: Message, modern: EmailMessage | None, name: str) -> str:
-    """A header with RFC 2047 encoded words decoded (Arabic subjects and names)."""
+    """A header as text: RFC 2047 encoded words decoded, raw 8-bit bytes by their charset.
+
+    Raw 8-bit headers (old Arabic mail clients) are tried as UTF-8, then in the body's
+    charsets, then the Arabic fallbacks, instead of turning into U+FFFD.
+    """
+    try:
+        raw8 = _raw_8bit_header(msg, name)
+    except UnicodeError:
+        raw8 = None
+    if raw8 is not None:
+        for charset in ("utf-8", *_body_charsets(msg), *_FALLBACK_CHARSETS):
+            try:
+                text = raw8.decode(charset)
+            except (LookupError, UnicodeDecodeError):
+                continue
+            return _ENCODED_WORD.sub(_decode_word, text).strip()
     if modern is not None:
         try:
             value = modern.get(name)

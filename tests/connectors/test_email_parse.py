@@ -36,6 +36,24 @@ def test_iso_8859_6_quoted_printable_and_encoded_words() -> None:
     assert mail.inbound.raw["subject"] == "عنوان"
 
 
+def test_raw_8bit_windows_1256_headers_decode_by_the_body_charset() -> None:
+    """Raw (not encoded-word) windows-1256 From and Subject read as Arabic, not U+FFFD."""
+    mail = parse_mail(eml("arabic_raw_8bit_headers.eml"), domain=DOMAIN)
+    assert mail.inbound.sender_name == "خالد الشمري"
+    assert mail.inbound.raw["subject"] == "طلب استرجاع"
+    assert mail.inbound.external_sender_id == "khalid@customer.test"
+    assert mail.inbound.text == "أريد استرجاع ثمن الطلب 3310."
+
+
+def test_raw_utf8_header_and_encoded_word_beside_raw_bytes() -> None:
+    """Raw UTF-8 (RFC 6532) wins over the body charset; encoded words beside raw bytes decode."""
+    raw = eml("arabic_raw_8bit_headers.eml").replace(
+        "طلب استرجاع".encode("cp1256"),
+        "طلب".encode() + b" =?utf-8?b?2LHYrw==?=",  # "طلب" raw UTF-8, then "رد" encoded
+    )
+    assert parse_mail(raw, domain=DOMAIN).inbound.raw["subject"] == "طلب رد"
+
+
 def test_alternative_prefers_the_text_part() -> None:
     """multipart/alternative uses text/plain, not the HTML twin."""
     mail = parse_mail(eml("alternative.eml"), domain=DOMAIN)
@@ -233,6 +251,30 @@ def test_html_to_text_breaks_blocks_and_drops_scripts() -> None:
     text = html_to_text("<p>one</p><script>x()</script><div>two<br>three</div>")
     assert [line for line in text.split("\n") if line] == ["one", "two", "three"]
     assert "x()" not in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "طلبي لم يصل.\nأرسل لي المندوب رسالة، هذا ما كتب:\nسأصل غداً\nلكنه لم يصل.",
+        "طلبي لم يصل.\nفي رسالته الأخيرة كتب:\nالطلب في الطريق\nولم يصل شيء.",
+        "My order is late.\nOn the phone the courier wrote:\nit left the depot.",
+        "My order did not arrive.\nSent from my iPhone\nthat is my wife's phone; order 1042.",
+    ],
+)
+def test_words_that_look_like_reply_headers_do_not_cut_the_customers_text(text: str) -> None:
+    """«كتب:» or «wrote:» in a sentence, or a sign-off line mid-text, keeps the whole text."""
+    assert strip_reply(text) == text
+
+
+def test_sign_off_before_the_quoted_mail_is_cut() -> None:
+    """A sign-off followed only by the quoted mail (header, > lines) ends the text."""
+    text = (
+        "شكراً\n\nأُرسلت من الـ iPhone\n\n"
+        "في ٢٣‏/١١‏/٢٠٢٦، الساعة ١٠:٠٠ ص، فريق الدعم <support@tawasul.test> كتب:\n> سيصل غداً"
+    )
+    assert strip_reply(text) == "شكراً"
+    assert strip_reply("Thanks\nSent from my iPhone\n\n> earlier") == "Thanks"
 
 
 def test_strip_reply_keeps_text_when_everything_is_quoted() -> None:
