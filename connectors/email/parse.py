@@ -385,6 +385,8 @@ def _understand(
         "to": recipients,
         "date": _header(msg, "Date"),
         "original_text": original[:ORIGINAL_TEXT_LIMIT],
+        # Whether quoted mail, a reply header or a signature was cut: what agents can unfold.
+        "stripped": text != original,
         "html": html is not None and not (plain and plain.strip()),
         "raw_sha256": hashlib.sha256(raw).hexdigest(),
         "from_verified": verified,

@@ -159,6 +159,12 @@ async def test_arabic_mail_reply_and_customer_answer_thread_together(
     assert messages[1]["text"] == "وصل الطلب اليوم، شكراً جزيلاً"
     assert messages[1]["conversation_id"] == conv
     assert messages[1]["meta"]["raw"]["original_text"].endswith("سيصل طلبك غداً إن شاء الله.")
+    assert messages[1]["meta"]["raw"]["stripped"] is True
+    assert first["meta"]["raw"]["stripped"] is False
+    # The customer's timeline (all conversations) carries the kept-aside text the same way.
+    resp = await client.get(f"/api/v1/customers/{data['customer']['id']}/timeline", headers=headers)
+    items = [m for m in (await resp.json())["items"] if m["id"] == messages[1]["id"]]
+    assert items[0]["meta"]["raw"]["original_text"] == messages[1]["meta"]["raw"]["original_text"]
 
     # The same mail again (a second copy in the mailbox) is not a second message.
     dovecot.deliver(user, reply)
