@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from core.events import Event
 from core.models import Agent, Conversation, Customer, Identity, Message, Order, Team, utcnow
 from core.runtime import Runtime
 from core.serialize import conversation_dict, customer_dict, message_dict
-from core.text import detect_language
+from core.text import detect_language, storable, storable_json
 from core.types import (
     Attachment,
     Author,
@@ -133,6 +133,51 @@ async def _link_by_profile(session: AsyncSession, profile: dict[str, str]) -> Cu
 # --- inbound -------------------------------------------------------------------------------
 
 
+def _limit(column: Any) -> int:
+    """The declared length of a ``String`` column of our models."""
+    return int(column.property.columns[0].type.length)
+
+
+def _cut(text: str | None, column: Any) -> str | None:
+    """A storable text cut to what the column holds (PostgreSQL refuses longer values)."""
+    if text is None:
+        return None
+    return storable(text)[: _limit(column)]
+
+
+def _storable_attachment(file: Attachment) -> Attachment:
+    """An attachment's texts (name, type, ids) as the database can hold them."""
+    texts: dict[str, Any] = {
+        k: storable(v) for k, v in file.to_dict().items() if isinstance(v, str)
+    }
+    return replace(file, **texts)
+
+
+def _storable_inbound(inbound: InboundMessage) -> InboundMessage:
+    """The message as the database can hold it, whichever channel it came from.
+
+    A connector passes on what the sender wrote; one NUL or a 300-character display name must
+    not make the message unstorable (and block every later message of its channel).
+    """
+    profile: dict[str, str] = storable_json(dict(inbound.sender_profile))
+    for key, column in (("email", Customer.email), ("phone", Customer.phone)):
+        if key in profile:
+            profile[key] = profile[key][: _limit(column)]
+    name = _cut(inbound.sender_name, Identity.display_name)
+    return replace(
+        inbound,
+        external_sender_id=_cut(inbound.external_sender_id, Identity.external_id) or "",
+        external_message_id=_cut(inbound.external_message_id, Message.channel_message_id) or "",
+        reply_to_external_id=_cut(inbound.reply_to_external_id, Message.reply_to_channel_id),
+        text=storable(inbound.text),
+        sender_name=(name or "").strip() or None,
+        language=_cut(inbound.language, Message.language),
+        attachments=tuple(_storable_attachment(a) for a in inbound.attachments),
+        raw=storable_json(inbound.raw),
+        sender_profile=profile,
+    )
+
+
 async def do_ingest(rt: Runtime, inbound: InboundMessage) -> IngestResult:
     """Store an inbound message once, on its customer's one active conversation.
 
@@ -143,6 +188,7 @@ async def do_ingest(rt: Runtime, inbound: InboundMessage) -> IngestResult:
     Returns:
         Where it landed; ``created`` is False for a redelivery of a stored message.
     """
+    inbound = _storable_inbound(inbound)
     if not inbound.channel or not inbound.external_sender_id or not inbound.external_message_id:
         raise Invalid("channel, sender id and message id are required")
     now = utcnow()
@@ -298,6 +344,34 @@ async def _recipient(session: AsyncSession, customer_id: int, channel: str | Non
     return identity
 
 
+async def _reply_target(
+    session: AsyncSession, conversation_id: int, channel: str, *, person: bool
+) -> str | None:
+    """The channel id of the customer's message a reply threads under.
+
+    The newest one, except that a person's reply skips automated messages (out-of-office,
+    bounces: ``meta.raw.automated``) for the customer's last real one: channels refuse to
+    answer automated mail, and the agent is answering the customer. Machine replies (bot,
+    notices) keep the newest, so a channel's loop guard still stops a machine answering one.
+    """
+    newest = (
+        select(Message.channel_message_id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.kind == MessageKind.INCOMING,
+            Message.channel == channel,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    if person:
+        real = newest.where(Message.meta[("raw", "automated")].as_string().is_(None))
+        found = (await session.execute(real)).scalar_one_or_none()
+        if found is not None:
+            return found
+    return (await session.execute(newest)).scalar_one_or_none()
+
+
 async def do_reply(
     rt: Runtime,
     conversation_id: int,
@@ -340,18 +414,9 @@ async def do_reply(
             raise ConflictError("a person owns this conversation now", code="not_bot_owned")
         identity = await _recipient(session, conv.customer_id, channel or conv.last_channel)
         now = utcnow()
-        last_in = (
-            await session.execute(
-                select(Message.channel_message_id)
-                .where(
-                    Message.conversation_id == conv.id,
-                    Message.kind == MessageKind.INCOMING,
-                    Message.channel == identity.channel,
-                )
-                .order_by(Message.id.desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
+        last_in = await _reply_target(
+            session, conv.id, identity.channel, person=author == Author.AGENT
+        )
         message = Message(
             customer_id=conv.customer_id,
             conversation_id=conv.id,

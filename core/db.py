@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -104,3 +112,28 @@ def _retryable(exc: DBAPIError) -> bool:
         return True
     text = str(exc.orig).lower()
     return any(s in text for s in ("locked", "deadlock", "serialization", "could not serialize"))
+
+
+# SQLSTATE classes that blame the values written, not the server: data exception (22: NUL,
+# too long, bad encoding), integrity (23) and program limits (54: row or index entry too big).
+_VALUE_STATES = ("22", "23", "54")
+
+
+def storage_unavailable(exc: BaseException) -> bool:
+    """Whether a failed write may work later unchanged: the database is away, busy or broken.
+
+    False means the values themselves were refused (or our code could not handle them), so
+    retrying the same input will fail the same way.
+    """
+    if isinstance(exc, OSError | TimeoutError | PoolTimeout | DisconnectionError):
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True  # connection lost, server shutting down, SQLite locked or unmigrated
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", "") or "")
+        if state:
+            return not state.startswith(_VALUE_STATES)
+        return not isinstance(exc, DataError | IntegrityError)
+    return False

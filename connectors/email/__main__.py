@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import aiosmtplib
-
 from connectors.email.connector import EmailConnector
 from core.settings import Settings
 
@@ -22,7 +20,7 @@ async def check(connector: EmailConnector) -> int:
     for watcher in connector.watchers:
         try:
             client = await watcher._connect()
-            idle = client.has_capability("IDLE")
+            idle = watcher.mailbox.idle and client.has_capability("IDLE")
             await client.logout()
             print(f"IMAP {watcher.mailbox.label()}: ok ({'IDLE' if idle else 'polling'})")
         except Exception as exc:
@@ -31,12 +29,10 @@ async def check(connector: EmailConnector) -> int:
     if connector.smtp_url:
         options = connector._smtp_options()
         try:
-            smtp = aiosmtplib.SMTP(**options)
-            await smtp.connect()
-            if options["username"]:
-                await smtp.login(options["username"], options["password"] or "")
+            smtp = await connector._open_smtp()
+            secure = "TLS" if smtp.get_transport_info("sslcontext") is not None else "plain"
             await smtp.quit()
-            print(f"SMTP {options['hostname']}:{options['port']}: ok")
+            print(f"SMTP {options['hostname']}:{options['port']}: ok ({secure})")
         except Exception as exc:
             failures += 1
             print(f"SMTP {options['hostname']}:{options['port']}: FAILED {exc}")

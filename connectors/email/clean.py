@@ -78,12 +78,17 @@ def normalise(text: str) -> str:
 
 # Reply headers mail clients put above the quoted message, in the languages our customers use.
 # Bidi marks (RLM/LRM) sneak into Arabic Gmail headers, hence the [\u200e\u200f] allowances.
+# Each needs what real headers carry and sentences rarely do: a date (a digit; \d covers
+# Arabic-Indic ones) or the quoted sender's address. "هذا ما كتب:" or "On the phone he wrote:"
+# in the customer's own text must not cut it.
+_AR_WROTE = r"[\u200e\u200f]?\s*كتب[تا]?[\u200e\u200f]?\s*:\s*$"
 _REPLY_HEADERS = [
-    re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.I | re.S),
-    re.compile(r"^\s*[\u200e\u200f]?في\s.{0,300}كتب[تا]?[\u200e\u200f]?\s*:\s*$", re.S),
-    re.compile(r"^\s*.{0,300}\sكتب[تا]?[\u200e\u200f]?\s*:\s*$", re.S),
-    re.compile(r"^\s*Le\s.{0,300}a écrit\s*:\s*$", re.I | re.S),
-    re.compile(r"^\s*Am\s.{0,300}schrieb.{0,100}:\s*$", re.I | re.S),
+    re.compile(r"^\s*On\b.{0,300}\d.{0,300}\bwrote:\s*$", re.I | re.S),
+    re.compile(r"^\s*[\u200e\u200f]?في\s.{0,300}\d.{0,300}@.{0,200}" + _AR_WROTE, re.S),
+    # Any client: "… <address> كتب:", the address right before the verb.
+    re.compile(r"^\s*.{0,300}[^\s<>@]+@[^\s<>@]+>?" + _AR_WROTE, re.S),
+    re.compile(r"^\s*Le\s.{0,300}\d.{0,300}a écrit\s*:\s*$", re.I | re.S),
+    re.compile(r"^\s*Am\s.{0,300}\d.{0,300}schrieb.{0,100}:\s*$", re.I | re.S),
     re.compile(
         r"^\s*-{2,}\s*(Original Message|Forwarded message|الرسالة الأصلية)\s*-{2,}\s*$", re.I
     ),
@@ -103,15 +108,30 @@ _SIGN_OFF = re.compile(
 def _reply_header_at(lines: list[str], i: int) -> bool:
     """Whether a quoted-message header starts at line ``i`` (it may wrap onto a second line)."""
     line = lines[i]
+    # A header wrapped onto two lines starts with its opening word.
+    opens = line.lstrip().lower().startswith(("on ", "في", "le ", "am "))
+    joined = line + " " + lines[i + 1] if opens and i + 1 < len(lines) and len(line) < 200 else ""
     for pattern in _REPLY_HEADERS:
-        if pattern.match(line):
+        if pattern.match(line) or (joined and pattern.match(joined)):
             return True
-        if i + 1 < len(lines) and pattern.match(line + " " + lines[i + 1]) and len(line) < 200:
-            return line.lstrip().lower().startswith(("on ", "في", "le ", "am "))
     if _OUTLOOK_FROM.match(line):
         window = lines[i + 1 : i + 5]
         return sum(bool(_OUTLOOK_NEXT.match(n)) for n in window) >= 2
     return False
+
+
+def _nothing_of_theirs_after(lines: list[str], i: int) -> bool:
+    """Whether only blank lines, quoted lines or a quoted message follow line ``i``.
+
+    "Sent from my iPhone" ends what the customer wrote only when it is at its end: followed by
+    the earlier mail, not by more of their own words.
+    """
+    for j in range(i + 1, len(lines)):
+        line = lines[j]
+        if not line.strip() or line.lstrip().startswith(">"):
+            continue
+        return _reply_header_at(lines, j)
+    return True
 
 
 def strip_reply(text: str) -> str:
@@ -126,10 +146,8 @@ def strip_reply(text: str) -> str:
             break
         if line.strip() in ("--", "-- ", "—"):
             break
-        if _SIGN_OFF.match(line) and all(not n.strip() for n in lines[i + 1 : i + 1]):
-            rest = [n for n in lines[i + 1 :] if n.strip() and not n.lstrip().startswith(">")]
-            if len(rest) <= 3:
-                break
+        if _SIGN_OFF.match(line) and _nothing_of_theirs_after(lines, i):
+            break
         kept.append(line)
     # Interleaved or bottom-posted quoting: drop the quoted lines, keep the customer's own.
     own = [line for line in kept if not line.lstrip().startswith(">")]

@@ -17,9 +17,10 @@ from aiosmtpd.smtp import Envelope, Session
 from connectors.base import Connector, SendRefused
 from connectors.email.compose import compose_reply, message_id, reply_subject
 from connectors.email.imap import Mailbox, MailboxWatcher
-from connectors.email.parse import CHANNEL, MailRejected, ParsedMail, parse_mail
+from connectors.email.parse import CHANNEL, TRUST_FROM, MailRejected, ParsedMail, parse_mail
 from connectors.email.store import MailStore
 from core.channel_reads import ChannelReads
+from core.db import storage_unavailable
 from core.files import FileMissing
 from core.runtime import PermanentDeliveryError
 from core.types import OutboundMessage, Receipt
@@ -27,6 +28,9 @@ from core.types import OutboundMessage, Receipt
 log = logging.getLogger(__name__)
 
 _NEVER_ANSWER = ("mailer-daemon@", "postmaster@", "noreply", "no-reply")
+# A mail the database refuses this often is kept aside: retrying it forever would hold its
+# mailbox in the 5-second retry loop instead of IDLE.
+STORE_ATTEMPTS = 3
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -34,6 +38,15 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _message_id_of(replied: dict[str, Any], channel_id: str | None) -> str | None:
+    """The Message-ID a reply answers: the stored mail's own (its channel id is scoped)."""
+    for candidate in (replied.get("message_id"), channel_id):
+        # Mail stored before ids were scoped has the bare Message-ID as its channel id.
+        if isinstance(candidate, str) and candidate.startswith("<"):
+            return candidate
+    return None
 
 
 class _ListenerHandler:
@@ -79,16 +92,26 @@ class EmailConnector(Connector):
         self.store = MailStore(Path(cfg.get("store_dir") or "var/email"))
         poll = float(cfg.get("imap_poll_seconds") or 60)
         verify = _flag(cfg.get("imap_verify_tls"), True)
+        idle = _flag(cfg.get("imap_idle"), True)
         self.mailboxes = [
-            Mailbox.from_url(u, poll, verify) for u in (cfg.get("imap_urls") or "").split(",") if u
+            Mailbox.from_url(u, poll, verify, idle)
+            for u in (cfg.get("imap_urls") or "").split(",")
+            if u
         ]
         self.smtp_url = cfg.get("smtp_url") or ""
-        self.smtp_verify_tls = _flag(cfg.get("smtp_verify_tls"), True)
+        # None: not set; certificates are then checked except on smtp:// without a password.
+        verify_setting = cfg.get("smtp_verify_tls")
+        self.smtp_verify_tls = _flag(verify_setting, True) if verify_setting else None
         self.smtp_timeout = float(cfg.get("smtp_timeout") or 30)
         self.listen = cfg.get("listen") or ""
         self.max_bytes = int(cfg.get("max_bytes") or 35_000_000)
+        self.trust_from = (cfg.get("trust_from") or "auth-results").strip().lower()
+        if self.trust_from not in TRUST_FROM:
+            raise ValueError(f"EMAIL_TRUST_FROM must be one of {', '.join(TRUST_FROM)}")
+        self.authserv_id = (cfg.get("authserv_id") or "").strip() or None
         self.reads: ChannelReads | None = None
-        self.watchers = [MailboxWatcher(mb, self.accept) for mb in self.mailboxes]
+        self._store_failures: dict[str, int] = {}  # raw mail's SHA-256 → refused writes
+        self.watchers = [MailboxWatcher(mb, self.accept, self.store) for mb in self.mailboxes]
         self._tasks: list[asyncio.Task[None]] = []
         self._server: asyncio.Server | None = None
 
@@ -109,7 +132,8 @@ class EmailConnector(Connector):
         """Parse one raw mail, storing its attachments (blocking: run in a thread)."""
         if len(raw) > self.max_bytes:
             raise MailRejected(f"larger than {self.max_bytes} bytes")
-        return parse_mail(raw, domain=self.domain, store=self.store)
+        return parse_mail(raw, domain=self.domain, store=self.store, trust_from=self.trust_from,
+                          authserv_id=self.authserv_id)  # fmt: skip
 
     async def accept(self, raw: bytes) -> bool:
         """Take one raw mail to the timeline; True when finished with (stored or rejected).
@@ -124,12 +148,31 @@ class EmailConnector(Connector):
             return True
         try:
             result = await self.sink(parsed.inbound)
-        except Exception:
-            log.exception("email %s could not be stored", parsed.inbound.external_message_id)
-            return False
+        except Exception as exc:
+            if storage_unavailable(exc):
+                log.warning("email %s could not be stored (%s); will retry",
+                            parsed.inbound.external_message_id, exc)  # fmt: skip
+                return False
+            return await self._refused(raw, parsed, exc)
+        self._store_failures.pop(str(parsed.inbound.raw.get("raw_sha256")), None)
         if parsed.automated:
             log.info("email %s is automated (%s): recorded, will not be answered",
                      result.message_id, parsed.automated)  # fmt: skip
+        return True
+
+    async def _refused(self, raw: bytes, parsed: ParsedMail, exc: Exception) -> bool:
+        """Count a write refused for this mail's values; the last allowed one keeps it aside."""
+        key = str(parsed.inbound.raw.get("raw_sha256"))
+        tries = self._store_failures[key] = self._store_failures.get(key, 0) + 1
+        log.error("email %s could not be stored (attempt %d of %d): %s",
+                  parsed.inbound.external_message_id, tries, STORE_ATTEMPTS, exc,
+                  exc_info=exc)  # fmt: skip
+        if tries < STORE_ATTEMPTS:
+            return False
+        del self._store_failures[key]
+        reason = f"could not be stored ({tries} attempts): {type(exc).__name__}: {exc}"
+        path = await asyncio.to_thread(self.store.reject, raw, reason)
+        log.warning("email %s kept at %s instead", parsed.inbound.external_message_id, path)
         return True
 
     async def start(self) -> None:
@@ -164,25 +207,78 @@ class EmailConnector(Connector):
     # --- outbound ---------------------------------------------------------------------------
 
     def _smtp_options(self) -> dict[str, Any]:
-        """aiosmtplib keyword arguments from ``EMAIL_SMTP_URL``."""
+        """Where and how to reach the SMTP server, from ``EMAIL_SMTP_URL``.
+
+        ``smtps://`` is TLS from the start, ``smtp+starttls://`` must upgrade, ``smtp://``
+        upgrades when the server offers STARTTLS and stays plain otherwise (then without a
+        password: `_open_smtp` refuses). On ``smtp://`` without a password the certificate is
+        not checked unless EMAIL_SMTP_VERIFY_TLS says so: encryption that stops passive
+        listening beats the plain text it replaces, and checking would turn a local relay's
+        self-signed certificate into undeliverable mail.
+        """
         parts = urlsplit(self.smtp_url)
         if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
             raise PermanentDeliveryError("EMAIL_SMTP_URL is not set to smtp(s)://host:port")
+        username = unquote(parts.username) if parts.username else None
+        verify = self.smtp_verify_tls
+        if verify is None:
+            verify = parts.scheme != "smtp" or username is not None
         context = ssl.create_default_context()
-        if not self.smtp_verify_tls:
+        if not verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         default_port = {"smtps": 465, "smtp+starttls": 587}.get(parts.scheme, 25)
         return {
             "hostname": parts.hostname,
             "port": parts.port or default_port,
-            "username": unquote(parts.username) if parts.username else None,
+            "username": username,
             "password": unquote(parts.password) if parts.password else None,
             "use_tls": parts.scheme == "smtps",
-            "start_tls": parts.scheme == "smtp+starttls",
+            "start_tls": {"smtp+starttls": True, "smtp": None}.get(parts.scheme, False),
             "tls_context": context,
             "timeout": self.smtp_timeout,
         }
+
+    async def _open_smtp(self) -> aiosmtplib.SMTP:
+        """A connected SMTP session, encrypted where possible and logged in when configured.
+
+        Raises `PermanentDeliveryError` rather than send a password unencrypted or skip a
+        STARTTLS the URL asks for: a setting to fix, not a failure that retrying would cure.
+        """
+        options = self._smtp_options()
+        start_tls, username = options["start_tls"], options["username"]
+        smtp = aiosmtplib.SMTP(
+            hostname=options["hostname"],
+            port=options["port"],
+            use_tls=options["use_tls"],
+            start_tls=False,  # decided below, where a missing STARTTLS can be told apart
+            tls_context=options["tls_context"],
+            timeout=options["timeout"],
+        )
+        await smtp.connect()
+        try:
+            try:
+                await smtp.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                await smtp.helo()  # a very old server: no extensions, so no STARTTLS either
+            if start_tls is not False and not options["use_tls"]:
+                if smtp.supports_extension("starttls"):
+                    await smtp.starttls()
+                elif start_tls:
+                    raise PermanentDeliveryError(
+                        "the SMTP server does not offer STARTTLS (EMAIL_SMTP_URL smtp+starttls://)"
+                    )
+            if username is not None:
+                if smtp.get_transport_info("sslcontext") is None:
+                    raise PermanentDeliveryError(
+                        "not sending the SMTP password unencrypted: the server offers no "
+                        "STARTTLS; use smtps:// or a server with STARTTLS"
+                    )
+                await smtp.login(username, options["password"] or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
 
     async def _send(self, message: OutboundMessage) -> Receipt:
         """Send one reply over SMTP, threaded under the customer's mail."""
@@ -215,16 +311,18 @@ class EmailConnector(Connector):
             text=message.text,
             msg_id=our_id,
             subject=subject,
-            in_reply_to=message.reply_to_external_id
-            if (message.reply_to_external_id or "").startswith("<")
-            else None,
+            in_reply_to=_message_id_of(replied, message.reply_to_external_id),
             references=list(replied.get("references") or []),
             language=message.language,
             attachments=files,
         )
         try:
-            await aiosmtplib.send(mail, sender=self.address, recipients=[recipient],
-                                  **self._smtp_options())  # fmt: skip
+            smtp = await self._open_smtp()
+            try:
+                await smtp.send_message(mail, sender=self.address, recipients=[recipient])
+            finally:
+                with contextlib.suppress(aiosmtplib.SMTPException):
+                    await smtp.quit()
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise PermanentDeliveryError(f"recipient refused: {exc}") from exc
         except aiosmtplib.SMTPResponseException as exc:

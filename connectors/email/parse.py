@@ -21,6 +21,7 @@ ORIGINAL_TEXT_LIMIT = 100_000
 # Charsets that mislabelled Arabic mail tends to really be, tried in order after the declared one.
 _FALLBACK_CHARSETS = ("utf-8", "windows-1256", "iso-8859-6", "latin-1")
 _MSG_ID = re.compile(r"<[^<>\s]+>")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bq]\?[^?\s]*\?=", re.I)
 
 
 class MailRejected(Exception):
@@ -122,6 +123,76 @@ def _automated(msg: Message, sender: str) -> str | None:
     return None
 
 
+def channel_id(message_id: str, sender: str) -> str:
+    """Our dedupe key for a mail: its Message-ID scoped by the sender's address.
+
+    Anyone can write any Message-ID: scoped, a stranger reusing a customer's id is a message
+    of their own instead of a "duplicate" dropped unseen, while a copy of the same mail (same
+    sender, same id) stays one message. Hashed only when too long for the column.
+    """
+    scoped = f"{sender} {message_id}"
+    if len(scoped) <= 255:
+        return scoped
+    return "sha256:" + hashlib.sha256(scoped.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+TRUST_FROM = ("auth-results", "always", "never")
+_COMMENT = re.compile(r"\([^()]*\)")
+_RESULT = re.compile(r"^\s*([a-z][a-z0-9_.-]*)\s*=\s*([a-z]+)", re.I)
+_PROPERTY = re.compile(r"\b([a-z]+)\.([a-z0-9_-]+)\s*=\s*([^\s;]+)", re.I)
+
+
+def _aligned(authenticated: str, from_domain: str) -> bool:
+    """Whether a domain that passed a check vouches for the From domain: the same, or a parent.
+
+    A parent (``customer.test`` for ``mail.customer.test``) controls its subdomains; a
+    subdomain never vouches for its parent or siblings (on shared hosts they are strangers).
+    """
+    authenticated = authenticated.strip().strip(".").lower().rpartition("@")[2]
+    return bool(authenticated) and (
+        from_domain == authenticated or from_domain.endswith("." + authenticated)
+    )
+
+
+def from_check(msg: Message, address: str, authserv_id: str | None) -> tuple[bool, str]:
+    """Whether the receiving server authenticated the From domain, and what it said.
+
+    Reads the topmost ``Authentication-Results`` (the one our receiving server added last), or
+    with ``authserv_id`` the topmost one that server signed, so a header the sender wrote
+    is never believed. dmarc=pass, or dkim/spf=pass for a domain aligned with From's, verify.
+    """
+    from_domain = address.rpartition("@")[2].lower()
+    try:
+        headers = [str(h) for h in msg.get_all("Authentication-Results") or []]
+    except Exception:
+        headers = []
+    if authserv_id:
+        wanted = authserv_id.strip().lower()
+        headers = [h for h in headers if h.split(";", 1)[0].lower().split()[:1] == [wanted]]
+    if not headers:
+        return False, "no Authentication-Results" + (f" from {authserv_id}" if authserv_id else "")
+    results = []
+    unfolded = " ".join(headers[0].split())
+    for resinfo in _COMMENT.sub(" ", unfolded).split(";")[1:]:
+        found = _RESULT.match(resinfo)
+        if not found:
+            continue
+        method, result = found.group(1).lower(), found.group(2).lower()
+        props = {f"{p.lower()}.{n.lower()}": v for p, n, v in _PROPERTY.findall(resinfo)}
+        results.append(f"{method}={result}")
+        if result != "pass":
+            continue
+        if method == "dmarc" and _aligned(props.get("header.from", from_domain), from_domain):
+            return True, "dmarc=pass"
+        domain = {
+            "dkim": props.get("header.d") or props.get("header.i"),
+            "spf": props.get("smtp.mailfrom"),
+        }.get(method)
+        if domain and _aligned(domain, from_domain):
+            return True, f"{method}=pass ({domain})"
+    return False, ", ".join(results) or "no usable Authentication-Results"
+
+
 def is_ours(message_id: str, domain: str) -> bool:
     """Whether a message id was minted by us (see `compose.message_id`)."""
     inner = message_id.strip("<>")
@@ -129,11 +200,20 @@ def is_ours(message_id: str, domain: str) -> bool:
     return local.startswith("tawasul.") and host.lower() == domain.lower()
 
 
-def parse_mail(raw: bytes, *, domain: str, store: BlobStore | None = None) -> ParsedMail:
+def parse_mail(
+    raw: bytes,
+    *,
+    domain: str,
+    store: BlobStore | None = None,
+    trust_from: str = "auth-results",
+    authserv_id: str | None = None,
+) -> ParsedMail:
     """Understand one raw mail, or raise `MailRejected` with the reason.
 
     ``domain`` is the one our own Message-IDs use, so threading can pick our ids out of
     ``In-Reply-To``/``References``. Attachments go to ``store`` when one is given.
+    ``trust_from`` says when the From address may link the sender to a customer known by that
+    email elsewhere (`TRUST_FROM`; see `from_check` for ``auth-results`` and ``authserv_id``).
     """
     if not raw or not raw.strip():
         raise MailRejected("empty message")
@@ -143,7 +223,7 @@ def parse_mail(raw: bytes, *, domain: str, store: BlobStore | None = None) -> Pa
         raise MailRejected(f"unparseable: {type(exc).__name__}: {exc}") from exc
     modern = _modern(raw)
     try:
-        return _understand(msg, modern, raw, domain, store)
+        return _understand(msg, modern, raw, domain, store, (trust_from, authserv_id))
     except MailRejected:
         raise
     except Exception as exc:
@@ -159,8 +239,56 @@ def _modern(raw: bytes) -> EmailMessage | None:
     return parsed if isinstance(parsed, EmailMessage) else None
 
 
+def _body_charsets(msg: Message) -> list[str]:
+    """The charsets the mail's text parts declare, in order, once each."""
+    found: list[str] = []
+    for part in msg.walk():
+        with contextlib.suppress(Exception):
+            charset = part.get_content_charset()
+            if charset and part.get_content_maintype() == "text" and charset not in found:
+                found.append(charset)
+    return found
+
+
+def _decode_word(match: re.Match[str]) -> str:
+    """One RFC 2047 encoded word found beside raw 8-bit text, decoded (or left as it was)."""
+    from email.header import decode_header, make_header
+
+    try:
+        return str(make_header(decode_header(match.group())))
+    except Exception:
+        return match.group()
+
+
+def _raw_8bit_header(msg: Message, name: str) -> bytes | None:
+    """The header's bytes when they carry raw 8-bit text (no encoded words), else None."""
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            if value.isascii():
+                return None
+            # The parser kept each byte over 127 as a surrogate escape: get the bytes back.
+            data = value.encode("ascii", "surrogateescape")
+            return re.sub(rb"\r?\n(?=[ \t])", b"", data)  # unfold
+    return None
+
+
 def _decoded_header(msg: Message, modern: EmailMessage | None, name: str) -> str:
-    """A header with RFC 2047 encoded words decoded (Arabic subjects and names)."""
+    """A header as text: RFC 2047 encoded words decoded, raw 8-bit bytes by their charset.
+
+    Raw 8-bit headers (old Arabic mail clients) are tried as UTF-8, then in the body's
+    charsets, then the Arabic fallbacks, instead of turning into U+FFFD.
+    """
+    try:
+        raw8 = _raw_8bit_header(msg, name)
+    except UnicodeError:
+        raw8 = None
+    if raw8 is not None:
+        for charset in ("utf-8", *_body_charsets(msg), *_FALLBACK_CHARSETS):
+            try:
+                text = raw8.decode(charset)
+            except (LookupError, UnicodeDecodeError):
+                continue
+            return _ENCODED_WORD.sub(_decode_word, text).strip()
     if modern is not None:
         try:
             value = modern.get(name)
@@ -178,7 +306,12 @@ def _decoded_header(msg: Message, modern: EmailMessage | None, name: str) -> str
 
 
 def _understand(
-    msg: Message, modern: EmailMessage | None, raw: bytes, domain: str, store: BlobStore | None
+    msg: Message,
+    modern: EmailMessage | None,
+    raw: bytes,
+    domain: str,
+    store: BlobStore | None,
+    trust: tuple[str, str | None],
 ) -> ParsedMail:
     """The body of `parse_mail` once the bytes parsed."""
     defects = [type(d).__name__ for d in msg.defects]
@@ -235,6 +368,13 @@ def _understand(
         defects.append("BadDate")
 
     automated = _automated(msg, address)
+    trust_from, authserv_id = trust
+    if trust_from == "always":
+        verified, why = True, "EMAIL_TRUST_FROM=always"
+    elif trust_from == "never":
+        verified, why = False, "EMAIL_TRUST_FROM=never"
+    else:
+        verified, why = from_check(msg, address, authserv_id)
     recipients = [a for _, a in getaddresses([_header(msg, "To"), _header(msg, "Cc")]) if a]
     raw_meta: dict[str, Any] = {
         "subject": subject,
@@ -245,8 +385,12 @@ def _understand(
         "to": recipients,
         "date": _header(msg, "Date"),
         "original_text": original[:ORIGINAL_TEXT_LIMIT],
+        # Whether quoted mail, a reply header or a signature was cut: what agents can unfold.
+        "stripped": text != original,
         "html": html is not None and not (plain and plain.strip()),
         "raw_sha256": hashlib.sha256(raw).hexdigest(),
+        "from_verified": verified,
+        "from_check": why,
         "size": len(raw),
     }
     if automated:
@@ -259,14 +403,16 @@ def _understand(
     inbound = InboundMessage(
         channel=CHANNEL,
         external_sender_id=address,
-        external_message_id=message_id[:255],
+        external_message_id=channel_id(message_id, address),
         text=text,
         sender_name=name.strip() or None,
         attachments=tuple(attachments),
         sent_at=sent_at,
         reply_to_external_id=next(iter(ours or in_reply_to), None),
         raw=raw_meta,
-        sender_profile={"email": address},
+        # Only a verified address may link this sender to a customer known by that email on
+        # another channel; anyone can write any From.
+        sender_profile={"email": address} if verified else {},
     )
     return ParsedMail(inbound, automated, tuple(sorted(set(defects))))
 

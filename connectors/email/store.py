@@ -1,15 +1,16 @@
-"""Files on disk for the email channel: attachments by content hash, and rejected raw mail."""
+"""Files on disk for the email channel: attachments, rejected raw mail, IMAP read markers."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from pathlib import Path
 
 
 class MailStore:
-    """Content-addressed blobs under ``root/blobs``; unusable mail kept under ``root/rejected``."""
+    """Blobs: ``root/blobs``; rejected mail: ``root/rejected``; IMAP markers: ``root/imap``."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -58,3 +59,20 @@ class MailStore:
             for p in sorted(folder.glob("*.eml"))
             if p.with_suffix(".reason.txt").exists()
         ]
+
+    def _cursor_path(self, mailbox: str) -> Path:
+        """Where one mailbox's marker lives (the name hashes the label: no odd characters)."""
+        return self.root / "imap" / f"{hashlib.sha256(mailbox.encode()).hexdigest()[:24]}.json"
+
+    def imap_cursor(self, mailbox: str) -> tuple[int, int] | None:
+        """``(UIDVALIDITY, highest UID done)`` recorded for a mailbox, if any."""
+        try:
+            data = json.loads(self._cursor_path(mailbox).read_text())
+            return int(data["uidvalidity"]), int(data["uid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save_imap_cursor(self, mailbox: str, uidvalidity: int, uid: int) -> None:
+        """Record how far a mailbox has been read (atomically: a crash keeps the old marker)."""
+        data = {"mailbox": mailbox, "uidvalidity": uidvalidity, "uid": uid}
+        self._write(self._cursor_path(mailbox), json.dumps(data).encode())

@@ -8,6 +8,7 @@ import json
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -22,7 +23,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from core.webhooks import signed_headers
 from inbox.app import create_app
@@ -68,6 +69,14 @@ class Dovecot:
             capture_output=True,
             timeout=30,
         )
+
+    def mark_all_seen(self, user: str) -> None:
+        """Flag every INBOX message \\Seen, as another mail client reading them would."""
+        subprocess.run(
+            ["doveadm", "-c", str(self.conf), "flags", "add", "-u", user, "\\Seen",
+             "mailbox", "INBOX", "all"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
 
     def seen_count(self, user: str) -> int:
         """How many INBOX messages carry the Seen flag."""
@@ -162,6 +171,8 @@ class Sink:
     def __init__(self) -> None:
         self.received: list[tuple[Envelope, EmailMessage]] = []
         self.fail_with: list[str] = []
+        self.tls: list[bool] = []  # per mail received: whether it came over TLS
+        self.logins: list[str] = []  # every AUTH attempt's user name, in order
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Keep the mail, or fail as asked."""
@@ -172,7 +183,18 @@ class Sink:
         parsed = message_from_bytes(data, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.received.append((envelope, parsed))
+        transport = server.transport
+        implicit = transport is not None and transport.get_extra_info("sslcontext") is not None
+        self.tls.append(session.ssl is not None or implicit)
         return "250 OK"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        """Accept ``agent``/``s3cret`` and remember who tried."""
+        login, password = (data.login.decode(), data.password.decode())
+        self.logins.append(login)
+        return AuthResult(success=(login, password) == ("agent", "s3cret"))
 
 
 @dataclass
@@ -197,6 +219,48 @@ def smtp_sink() -> Iterator[SmtpSink]:
     controller.start()
     yield SmtpSink(port, handler)
     controller.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_certificate(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    """A server TLS context with a throwaway self-signed certificate for 127.0.0.1."""
+    root = tmp_path_factory.mktemp("smtp-tls")
+    key, cert = str(root / "key.pem"), str(root / "cert.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.fixture
+def secure_smtp_sink(smtp_certificate: ssl.SSLContext) -> Iterator[Callable[[str], SmtpSink]]:
+    """Start login-taking sinks: ``starttls``, ``implicit`` TLS or ``plain`` (AUTH in clear)."""
+    controllers: list[Controller] = []
+
+    def start(mode: str) -> SmtpSink:
+        handler = Sink()
+        port = free_port()
+        options: dict[str, Any] = {"authenticator": handler.authenticate}
+        if mode == "starttls":
+            options["tls_context"] = smtp_certificate
+        elif mode == "implicit":
+            options["ssl_context"] = smtp_certificate
+            # aiosmtpd only counts STARTTLS as TLS; this connection is TLS from the start.
+            options["auth_require_tls"] = False
+        else:
+            options["auth_require_tls"] = False  # a careless server: offers AUTH without TLS
+        controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+        controller.start()
+        controllers.append(controller)
+        return SmtpSink(port, handler)
+
+    yield start
+    for controller in controllers:
+        controller.stop()
 
 
 def eml(name: str) -> bytes:

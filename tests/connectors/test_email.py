@@ -12,12 +12,15 @@ import aiosmtplib
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
-from connectors.email import EmailConnector
-from core.actions import do_reply
+from connectors.email import EmailConnector, imap
+from connectors.email.store import MailStore
+from core.actions import do_ingest, do_reply
+from core.models import Identity
 from core.pipeline import StepContext
 from core.settings import Settings
-from core.types import Author, MessageKind, Role
+from core.types import Author, InboundMessage, MessageKind, Role
 from inbox.app import create_app
 from inbox.keys import CONNECTORS, RUNTIME
 from tests.conftest import make_settings
@@ -156,6 +159,12 @@ async def test_arabic_mail_reply_and_customer_answer_thread_together(
     assert messages[1]["text"] == "وصل الطلب اليوم، شكراً جزيلاً"
     assert messages[1]["conversation_id"] == conv
     assert messages[1]["meta"]["raw"]["original_text"].endswith("سيصل طلبك غداً إن شاء الله.")
+    assert messages[1]["meta"]["raw"]["stripped"] is True
+    assert first["meta"]["raw"]["stripped"] is False
+    # The customer's timeline (all conversations) carries the kept-aside text the same way.
+    resp = await client.get(f"/api/v1/customers/{data['customer']['id']}/timeline", headers=headers)
+    items = [m for m in (await resp.json())["items"] if m["id"] == messages[1]["id"]]
+    assert items[0]["meta"]["raw"]["original_text"] == messages[1]["meta"]["raw"]["original_text"]
 
     # The same mail again (a second copy in the mailbox) is not a second message.
     dovecot.deliver(user, reply)
@@ -172,14 +181,14 @@ def _true(value: bool) -> Awaitable[bool]:
     return check()
 
 
-async def test_auto_reply_is_recorded_but_never_answered(
+async def test_auto_reply_is_never_answered_but_agents_still_answer_the_customer(
     aiohttp_client: AppFactory,
     sqlite_url: str,
     smtp_sink: SmtpSink,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    """An out-of-office mail lands on the timeline; even an eager bot sends nothing back."""
+    """Even an eager bot never answers an out-of-office; an agent's reply threads past it."""
     env_for_email(monkeypatch, tmp_path, smtp_url=f"smtp://127.0.0.1:{smtp_sink.port}")
     client = await email_app(aiohttp_client, sqlite_url, bot=True)
     headers = await login_as(client, "sara", Role.AGENT)
@@ -188,15 +197,96 @@ async def test_auto_reply_is_recorded_but_never_answered(
     (auto,) = await incoming(client, headers, conv, 1)
     assert auto["meta"]["raw"]["automated"] == "auto-submitted: auto-replied"
 
-    async def bot_reply_failed() -> Any:
+    async def outgoing(status: str, count: int) -> Any:
         messages = (await timeline(client, headers, conv))["messages"]
         out = [m for m in messages if m["kind"] == MessageKind.OUTGOING]
-        return out if out and out[0]["delivery_status"] == "failed" else None
+        done = [m for m in out if m["delivery_status"] == status]
+        return done if len(done) >= count else None
 
-    (refused,) = await eventually(bot_reply_failed)
+    (refused,) = await eventually(lambda: outgoing("failed", 1))
     assert "mail-loop guard" in refused["delivery_error"]
     await asyncio.sleep(0.2)
     assert smtp_sink.received == []
+
+    # The customer writes for real (the bot answers that), then their out-of-office answers us.
+    assert await connector(client).accept(eml("arabic_windows1256.eml"))
+    await eventually(lambda: _true(len(smtp_sink.received) == 1))
+    ooo = eml("auto_reply.eml").replace(b"<ooo-0001@", b"<ooo-0002@")
+    assert await connector(client).accept(ooo)
+    await eventually(lambda: outgoing("failed", 2))  # the bot's answer to it: refused
+
+    resp = await client.post(
+        f"/api/v1/conversations/{conv}/reply", json={"text": "سيصل طلبك غداً."}, headers=headers
+    )
+    assert resp.status == 201
+    await eventually(lambda: _true(len(smtp_sink.received) == 2))
+    envelope, sent = smtp_sink.received[1]
+    assert envelope.rcpt_tos == ["ahmed@customer.test"]
+    assert sent["In-Reply-To"] == "<cp1256-0001@customer.test>"
+    plain = sent.get_body(("plain",))
+    assert plain is not None and plain.get_content().strip() == "سيصل طلبك غداً."
+
+
+async def test_a_stranger_reusing_a_message_id_is_not_dropped_as_a_duplicate(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Another sender's mail with a customer's Message-ID is stored; a copy of either is not."""
+    env_for_email(monkeypatch, tmp_path)
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    layla = eml("alternative.eml")
+    other = layla.replace(b"layla@customer.test", b"omar@elsewhere.test")
+    for raw in (layla, other, layla, other):
+        assert await connector(client).accept(raw)
+    resp = await client.get("/api/v1/conversations?channel=email", headers=headers)
+    convs = (await resp.json())["items"]
+    assert len(convs) == 2
+    senders = set()
+    for conv in convs:
+        (msg,) = await incoming(client, headers, conv["id"], 1)
+        senders.add(msg["meta"]["raw"]["from"].rpartition("<")[2].rstrip(">"))
+    assert senders == {"layla@customer.test", "omar@elsewhere.test"}
+
+
+@pytest.mark.parametrize(
+    ("results", "trust", "linked"),
+    [
+        (None, None, False),  # a From anyone could have written
+        ("mx.tawasul.test; dmarc=pass header.from=customer.test", None, True),
+        (None, "always", True),
+        ("mx.tawasul.test; dmarc=pass header.from=customer.test", "never", False),
+    ],
+)
+async def test_unverified_from_does_not_join_a_customer_known_elsewhere(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    results: str | None,
+    trust: str | None,
+    linked: bool,
+) -> None:
+    """A mail joins the customer known by its From elsewhere only when its From is verified."""
+    env_for_email(monkeypatch, tmp_path, **({"trust_from": trust} if trust else {}))
+    client = await email_app(aiohttp_client, sqlite_url)
+    known = await do_ingest(
+        client.app[RUNTIME],
+        InboundMessage(
+            "memory", "crm-7", "m-1", "hello", sender_profile={"email": "layla@customer.test"}
+        ),
+    )
+    raw = eml("alternative.eml")
+    if results:
+        raw = f"Authentication-Results: {results}\r\n".encode() + raw
+    assert await connector(client).accept(raw)
+    async with client.app[RUNTIME].sessions() as session:
+        identity = (
+            await session.execute(select(Identity).where(Identity.channel == "email"))
+        ).scalar_one()
+    assert (identity.customer_id == known.customer_id) is linked
 
 
 async def test_bounce_is_recorded_and_never_answered(
@@ -296,6 +386,82 @@ async def test_smtp_failures_are_retried_then_visible(
     assert len(smtp_sink.received) == 1
 
 
+async def _reply_once(client: Client, headers: dict[str, str]) -> dict[str, Any]:
+    """Store a customer mail, reply to it, and return the reply once its delivery settled."""
+    assert await connector(client).accept(eml("alternative.eml"))
+    conv = await only_conversation(client, headers)
+    await client.post(f"/api/v1/conversations/{conv}/reply", json={"text": "hi"}, headers=headers)
+
+    async def settled() -> Any:
+        out = [
+            m
+            for m in (await timeline(client, headers, conv))["messages"]
+            if m["kind"] == MessageKind.OUTGOING and m["delivery_status"] in ("sent", "failed")
+        ]
+        return out[0] if out else None
+
+    return dict(await eventually(settled))
+
+
+@pytest.mark.parametrize(
+    ("url", "mode", "verify"),
+    [
+        ("smtp://{port}", "starttls", None),  # opportunistic: unchecked certificate is fine
+        ("smtp://agent:s3cret@{port}", "starttls", "no"),
+        ("smtp+starttls://agent:s3cret@{port}", "starttls", "no"),
+        ("smtps://agent:s3cret@{port}", "implicit", "no"),
+    ],
+)
+async def test_replies_go_out_over_tls_when_the_server_offers_it(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    secure_smtp_sink: Callable[[str], SmtpSink],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    url: str,
+    mode: str,
+    verify: str | None,
+) -> None:
+    """smtp:// upgrades with STARTTLS when offered; smtps:// is TLS; logins only over TLS."""
+    sink = secure_smtp_sink(mode)
+    smtp_url = url.format(port=f"127.0.0.1:{sink.port}")
+    env_for_email(monkeypatch, tmp_path, smtp_url=smtp_url,
+                  **({"smtp_verify_tls": verify} if verify else {}))  # fmt: skip
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    reply = await _reply_once(client, headers)
+    assert reply["delivery_status"] == "sent", reply["delivery_error"]
+    assert sink.handler.tls == [True]
+    assert sink.handler.logins == (["agent"] if "agent" in url else [])
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("smtp://agent:s3cret@{port}", "not sending the SMTP password unencrypted"),
+        ("smtp+starttls://{port}", "does not offer STARTTLS"),
+    ],
+)
+async def test_no_password_in_plain_text_and_no_silent_downgrade(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    secure_smtp_sink: Callable[[str], SmtpSink],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    url: str,
+    why: str,
+) -> None:
+    """A server without STARTTLS gets no password (though it offers AUTH) and no mail."""
+    sink = secure_smtp_sink("plain")
+    env_for_email(monkeypatch, tmp_path, smtp_url=url.format(port=f"127.0.0.1:{sink.port}"))
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    reply = await _reply_once(client, headers)
+    assert reply["delivery_status"] == "failed"
+    assert why in reply["delivery_error"]
+    assert sink.handler.logins == [] and sink.received == []
+
+
 async def test_smtp_listener_takes_piped_mail_and_refuses_strangers(
     aiohttp_client: AppFactory,
     sqlite_url: str,
@@ -355,6 +521,93 @@ async def test_tls_and_starttls_mailboxes(
     assert client.app[RUNTIME] is not None
 
 
+async def test_mail_read_elsewhere_while_we_were_down_is_still_ingested(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Mail past the UID marker comes in although read; before the first start only unseen."""
+    user, password = mailbox
+    env_for_email(
+        monkeypatch, tmp_path, imap_poll_seconds=3600,
+        imap_urls=f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX",
+    )  # fmt: skip
+    dovecot.deliver(user, eml("arabic_iso8859_6.eml"))  # read before we ever started
+    dovecot.mark_all_seen(user)
+    first = await email_app(aiohttp_client, sqlite_url)
+    await eventually(lambda: _true(connector(first).watchers[0].fetches >= 1))
+    (marker,) = (tmp_path / "mailstore" / "imap").glob("*.json")
+    assert '"uid": 1' in marker.read_text()
+    await first.close()
+
+    dovecot.deliver(user, eml("alternative.eml"))  # arrives and is read while we are down
+    dovecot.mark_all_seen(user)
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    conv = await only_conversation(client, headers)
+    (msg,) = await incoming(client, headers, conv, 1)
+    assert msg["meta"]["raw"]["message_id"] == "<alt-0001@customer.test>"
+    await eventually(lambda: _true('"uid": 2' in marker.read_text()))
+    resp = await client.get("/api/v1/conversations?channel=email", headers=headers)
+    assert len((await resp.json())["items"]) == 1
+
+
+async def test_a_marker_from_another_uidvalidity_is_not_trusted(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """After the server renumbered the mailbox, unseen mail is new again, not all of it."""
+    user, password = mailbox
+    url = f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX"
+    env_for_email(monkeypatch, tmp_path, imap_poll_seconds=3600, imap_urls=url)
+    dovecot.deliver(user, eml("arabic_iso8859_6.eml"))
+    dovecot.mark_all_seen(user)
+    dovecot.deliver(user, eml("alternative.eml"))
+    label = imap.Mailbox.from_url(url).label()
+    MailStore(tmp_path / "mailstore").save_imap_cursor(label, uidvalidity=1, uid=0)
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    conv = await only_conversation(client, headers)
+    (msg,) = await incoming(client, headers, conv, 1)
+    assert msg["meta"]["raw"]["message_id"] == "<alt-0001@customer.test>"
+    watcher = connector(client).watchers[0]
+    assert watcher.uidvalidity not in (None, 1)
+    store = MailStore(tmp_path / "mailstore")
+    await eventually(lambda: _true(store.imap_cursor(label) == (watcher.uidvalidity, 2)))
+
+
+async def test_polling_picks_up_new_mail_when_idle_is_off(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """EMAIL_IMAP_IDLE=no polls every EMAIL_IMAP_POLL_SECONDS although Dovecot has IDLE."""
+    user, password = mailbox
+    env_for_email(
+        monkeypatch, tmp_path, imap_idle="no", imap_poll_seconds=0.2,
+        imap_urls=f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX",
+    )  # fmt: skip
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    watcher = connector(client).watchers[0]
+    # IDLE would sit in one wait for minutes: several rounds mean it polls.
+    await eventually(lambda: _true(watcher.fetches >= 3), within=5)
+    assert watcher.mode == "polling"
+    dovecot.deliver(user, eml("alternative.eml"))
+    conv = await only_conversation(client, headers)
+    assert len(await incoming(client, headers, conv, 1)) == 1
+
+
 async def test_mail_that_cannot_be_stored_stays_unseen_and_is_retried(
     aiohttp_client: AppFactory,
     sqlite_url: str,
@@ -384,8 +637,71 @@ async def test_mail_that_cannot_be_stored_stays_unseen_and_is_retried(
     dovecot.deliver(user, eml("alternative.eml"))
     conv = await only_conversation(client, headers)
     assert len(await incoming(client, headers, conv, 1)) == 1
-    assert calls == ["<alt-0001@customer.test>"] * 2
+    assert calls == ["layla@customer.test <alt-0001@customer.test>"] * 2
     await eventually(lambda: _true(dovecot.seen_count(user) == 1))
+
+
+async def test_mail_the_database_keeps_refusing_is_kept_aside_and_idle_resumes(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    dovecot: Dovecot,
+    mailbox: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Refused 3 times for its values, a mail goes to the rejected store; IDLE then resumes."""
+    user, password = mailbox
+    monkeypatch.setattr(imap, "RETRY_SECONDS", 0.2)
+    env_for_email(
+        monkeypatch, tmp_path, imap_poll_seconds=3600,
+        imap_urls=f"imap://{user}:{password}@127.0.0.1:{dovecot.port}/INBOX",
+    )  # fmt: skip
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    email = connector(client)
+    real_sink, calls = email.sink, []
+
+    async def refusing(inbound: Any) -> Any:
+        calls.append(inbound.external_message_id)
+        if "refund" in inbound.text:
+            raise ValueError("value the database refuses")
+        return await real_sink(inbound)
+
+    email.sink = refusing
+    dovecot.deliver(user, eml("alternative.eml"))
+    await eventually(lambda: _true(dovecot.seen_count(user) == 1))
+    (kept, reason) = email.store.rejected()[0]
+    assert kept.read_bytes() == eml("alternative.eml")
+    assert reason == "could not be stored (3 attempts): ValueError: value the database refuses"
+    assert len(calls) == 3
+    # Polling is an hour away: only IDLE can see the next mail.
+    dovecot.deliver(user, eml("arabic_iso8859_6.eml"))
+    conv = await only_conversation(client, headers)
+    assert len(await incoming(client, headers, conv, 1)) == 1
+
+
+async def test_mail_with_nul_and_a_300_character_name_is_stored(
+    aiohttp_client: AppFactory,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A NUL in the body and an overlong From name, which PostgreSQL refuses as such, store."""
+    env_for_email(monkeypatch, tmp_path)
+    client = await email_app(aiohttp_client, database_url)
+    headers = await login_as(client, "sara", Role.AGENT)
+    name = "Customer " + "x" * 291
+    raw = (
+        f'From: "{name}" <long@customer.test>\r\nTo: support@tawasul.test\r\n'
+        "Subject: nul\r\nMessage-ID: <nul-0001@customer.test>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nWhere is\x00 my order?\r\n"
+    ).encode()
+    assert await connector(client).accept(raw)
+    conv = await only_conversation(client, headers)
+    (msg,) = await incoming(client, headers, conv, 1)
+    assert msg["text"] == "Where is my order?"
+    data = await timeline(client, headers, conv)
+    assert data["customer"]["display_name"] == name[:200]
 
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << >> endobj\n%%EOF\n"

@@ -153,6 +153,24 @@ async def test_agent_reply_takes_over_and_queues_delivery(rt: Runtime) -> None:
     assert conv.waiting_since is None
 
 
+async def test_agent_reply_threads_under_the_last_real_message_not_an_auto_reply(
+    rt: Runtime,
+) -> None:
+    """An agent threads under the customer's last real mail; machines keep the newest one."""
+    agent = await do_create_agent(rt.sessions, "omar", "Omar", "password123")
+    ooo = {"automated": "auto-submitted: auto-replied"}
+    only_auto = await actions.do_ingest(rt, inbound("email", "b@x.test", "<b-ooo>", raw=ooo))
+    alone = await actions.do_reply(rt, only_auto.conversation_id, "hi", agent_id=agent.id)
+    assert alone.reply_to_channel_id == "<b-ooo>"  # nothing real to answer: the guard decides
+
+    await actions.do_ingest(rt, inbound("email", "a@x.test", "<a-1>", raw={"subject": "s"}))
+    r = await actions.do_ingest(rt, inbound("email", "a@x.test", "<a-ooo>", raw=ooo))
+    bot = await actions.do_reply(rt, r.conversation_id, "auto", author=Author.BOT)
+    assert bot.reply_to_channel_id == "<a-ooo>"
+    mine = await actions.do_reply(rt, r.conversation_id, "answer", agent_id=agent.id)
+    assert mine.reply_to_channel_id == "<a-1>"
+
+
 async def test_reply_on_a_channel_the_customer_lacks_is_refused(rt: Runtime) -> None:
     """Choosing a channel the customer has no identity on is a clear error."""
     r = await actions.do_ingest(rt, inbound("telegram", "42", "tg-1"))
@@ -228,6 +246,33 @@ async def test_oversize_text_is_capped_not_lost(rt: Runtime) -> None:
         message = await session.get(Message, r.message_id)
     assert message is not None and len(message.text) == rt.settings.max_text_chars
     assert message.meta["truncated"] is True
+
+
+async def test_nul_characters_and_overlong_names_are_made_storable(rt: Runtime) -> None:
+    """NULs (refused by PostgreSQL) are dropped and a 300-character name is cut to fit."""
+    name = "ن" * 300
+    r = await actions.do_ingest(
+        rt,
+        inbound(
+            "email", "a\x00@example.com", "<nul\x00-1>", "before\x00after",
+            sender_name=name + "\x00",
+            raw={"original_text": "quoted\x00text", "lone\x00key": ["x\udcff"]},
+            sender_profile={"email": "a@example.com\x00"},
+        ),
+    )  # fmt: skip
+    async with rt.sessions() as session:
+        message = await session.get(Message, r.message_id)
+        customer = await session.get(Customer, r.customer_id)
+        identity = (await session.execute(select(Identity))).scalar_one()
+    assert message is not None and customer is not None
+    assert message.text == "before" + "after"
+    assert message.channel_message_id == "<nul-1>"
+    assert message.meta["raw"] == {"original_text": "quotedtext", "lonekey": ["x\ufffd"]}
+    assert identity.external_id == "a@example.com"
+    assert identity.display_name == customer.display_name == name[:200]
+    assert customer.email == "a@example.com"
+    again = await actions.do_ingest(rt, inbound("email", "a@example.com", "<nul\x00-1>", "x"))
+    assert not again.created and again.message_id == r.message_id
 
 
 async def test_reopen_refused_while_a_newer_conversation_is_active(rt: Runtime) -> None:
