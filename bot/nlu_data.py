@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.language import has_arabic, is_arabizi, normalize_digits
+from bot.language import has_arabic, is_arabizi, normalize_digits, strip_order_numbers
 
 REPO = Path(__file__).resolve().parent.parent
 TRAINING_DIRS = (REPO / "nlu_data", REPO / "bot" / "data")
@@ -23,6 +23,7 @@ _EXAMPLE = re.compile(r"^\s+- (.+?)\s*$")
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
 _DIACRITICS = re.compile(r"[\u064b-\u0652\u0670\u0640]")  # harakat, dagger alef, tatweel
 _PUNCT = re.compile(r"[^\w\s]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,13 @@ class Example:
         if has_arabic(self.text):
             return "ar"
         return "arabizi" if is_arabizi(self.text) else "en"
+
+    @property
+    def code_switched(self) -> bool:
+        """Arabic script mixed with Latin-script words ("ابي cancel للطلب"); order numbers aside."""
+        return (
+            has_arabic(self.text) and _LATIN_WORD.search(strip_order_numbers(self.text)) is not None
+        )
 
 
 def strip_annotations(text: str) -> str:
