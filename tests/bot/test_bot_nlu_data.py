@@ -37,6 +37,9 @@ REQUIRED = [
 MIN_PER_LANGUAGE = 25
 MIN_OUT_OF_SCOPE = 50
 MIN_HELDOUT = 8
+# Customers mix scripts: Arabic with English words, and Arabic in Latin letters ("Arabizi").
+MIN_MIXED_TRAINING = 5
+MIN_MIXED_HELDOUT = 4
 
 
 def domain_intents() -> list[str]:
@@ -61,6 +64,22 @@ def test_enough_examples_per_language(intent: str) -> None:
     minimum = MIN_OUT_OF_SCOPE if intent == "out_of_scope" else MIN_PER_LANGUAGE
     assert counts["ar"] >= minimum, counts
     assert counts["en"] >= minimum, counts
+
+
+@pytest.mark.parametrize("intent", REQUIRED)
+def test_enough_code_switched_and_arabizi_examples(intent: str) -> None:
+    """At least 5 code-switched and 5 Arabizi training examples per intent."""
+    examples = [e for e in training_examples() if e.intent == intent]
+    assert sum(e.code_switched for e in examples) >= MIN_MIXED_TRAINING
+    assert sum(e.script == "arabizi" for e in examples) >= MIN_MIXED_TRAINING
+
+
+@pytest.mark.parametrize("intent", REQUIRED)
+def test_heldout_covers_code_switched_and_arabizi(intent: str) -> None:
+    """The held-out sets test each intent with code-switched and Arabizi sentences too."""
+    examples = [e for e in heldout_examples() if e.intent == intent]
+    assert sum(e.code_switched for e in examples) >= MIN_MIXED_HELDOUT
+    assert sum(e.script == "arabizi" for e in examples) >= MIN_MIXED_HELDOUT
 
 
 @pytest.mark.parametrize("intent", REQUIRED)
