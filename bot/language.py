@@ -43,7 +43,7 @@ def detect_language(text: str, hint: str | None = None) -> Language | None:
     if has_arabic(text) or _ARABIC_INDIC_DIGIT.search(text):
         return "ar"
     # "A-10234" is an order number, not evidence of English.
-    text = _ORDER_TOKEN.sub(" ", text)
+    text = strip_order_numbers(text)
     if _LATIN_LETTER.search(text):
         return "ar" if is_arabizi(text) else "en"
     if hint == "ar":
@@ -51,6 +51,11 @@ def detect_language(text: str, hint: str | None = None) -> Language | None:
     if hint == "en":
         return "en"
     return None
+
+
+def strip_order_numbers(text: str) -> str:
+    """The text with lettered order numbers ("A-10234", "a10234") blanked out."""
+    return _ORDER_TOKEN.sub(" ", text)
 
 
 def normalize_digits(text: str) -> str:

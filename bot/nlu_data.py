@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.language import has_arabic, is_arabizi, normalize_digits
+from bot.language import has_arabic, is_arabizi, normalize_digits, strip_order_numbers
 
 REPO = Path(__file__).resolve().parent.parent
 TRAINING_DIRS = (REPO / "nlu_data", REPO / "bot" / "data")
@@ -23,6 +24,12 @@ _EXAMPLE = re.compile(r"^\s+- (.+?)\s*$")
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
 _DIACRITICS = re.compile(r"[\u064b-\u0652\u0670\u0640]")  # harakat, dagger alef, tatweel
 _PUNCT = re.compile(r"[^\w\s]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_ORDER_NUMBER = re.compile(r"(?:[A-Za-z]-?|#)?[0-9\u0660-\u0669\u06f0-\u06f9]{3,}")
+# Token similarity (difflib ratio) from which a held-out sentence counts as a small edit of
+# another: "are you open right now" vs "are you open now" is 0.89, a one-word change of a
+# three-word sentence 0.8.
+NEAR_DUPLICATE = 0.8
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,13 @@ class Example:
             return "ar"
         return "arabizi" if is_arabizi(self.text) else "en"
 
+    @property
+    def code_switched(self) -> bool:
+        """Arabic script mixed with Latin-script words ("ابي cancel للطلب"); order numbers aside."""
+        return (
+            has_arabic(self.text) and _LATIN_WORD.search(strip_order_numbers(self.text)) is not None
+        )
+
 
 def strip_annotations(text: str) -> str:
     """'where is [A-1](order_number)' → 'where is A-1'."""
@@ -53,6 +67,38 @@ def normalize(text: str) -> str:
     text = normalize_digits(_DIACRITICS.sub("", text))
     text = text.translate(str.maketrans("أإآٱىة", "اااايه"))
     return " ".join(_PUNCT.sub(" ", text).split())
+
+
+def tokens(text: str) -> tuple[str, ...]:
+    """Normalised words with every order number as one token (another number is no new text)."""
+    return tuple(normalize(_ORDER_NUMBER.sub(" ordernumber ", strip_annotations(text))).split())
+
+
+def similarity(a: str, b: str) -> float:
+    """Token-level similarity of two sentences, 0..1 (difflib's ratio over normalised words)."""
+    return difflib.SequenceMatcher(None, tokens(a), tokens(b), autojunk=False).ratio()
+
+
+def near_duplicates(
+    examples: Sequence[Example],
+    others: Sequence[Example],
+    threshold: float = NEAR_DUPLICATE,
+) -> list[tuple[Example, Example, float]]:
+    """Every (example, other, similarity) pair at or above the threshold."""
+    found = []
+    matcher: difflib.SequenceMatcher[str] = difflib.SequenceMatcher(autojunk=False)
+    keys = [(tokens(e.text), e) for e in examples]
+    for other in others:
+        matcher.set_seq2(list(tokens(other.text)))  # difflib caches facts about seq2
+        for key, example in keys:
+            matcher.set_seq1(list(key))
+            # The cheap upper bounds first: most pairs are rejected without the full ratio.
+            if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
+                continue
+            ratio = matcher.ratio()
+            if ratio >= threshold:
+                found.append((example, other, ratio))
+    return found
 
 
 def read_examples(path: Path) -> Iterator[Example]:

@@ -16,6 +16,9 @@ from bot.server import running_rasa
 # Both lead to the same dialogue turn (ask to rephrase, then hand off), so a fallback on an
 # out-of-scope message is right; on any other message it is a miss.
 EQUIVALENT = {"nlu_fallback": "out_of_scope"}
+# Arabic-script sentences with English words: also inside "ar", shown apart because the
+# character n-grams see two alphabets at once.
+CODE_SWITCHED = "ar+en"
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,8 @@ def report(examples: list[Example], predictions: list[tuple[str, float]]) -> dic
     for example, (raw, confidence) in zip(examples, predictions, strict=True):
         fallbacks += raw == "nlu_fallback"
         pred = EQUIVALENT.get(raw, raw)
-        for lang in (example.script, "all"):
+        slices = [example.script, "all"] + ([CODE_SWITCHED] if example.code_switched else [])
+        for lang in slices:
             by_lang[lang].append((example.intent, pred))
         if pred != example.intent:
             confusions[(example.script, example.intent, raw)] += 1
@@ -76,11 +80,12 @@ def report(examples: list[Example], predictions: list[tuple[str, float]]) -> dic
         lang: score([g for g, _ in pairs], [p for _, p in pairs]) for lang, pairs in by_lang.items()
     }
     print(f"{'language':<10}{'n':>5}{'accuracy':>10}{'macro-F1':>10}")
-    for lang in sorted(results, key=lambda k: (k == "all", k)):
+    for lang in sorted(results, key=lambda k: (k == "all", k == CODE_SWITCHED, k)):
         s = results[lang]
-        print(f"{lang:<10}{s.n:>5}{s.accuracy:>10.3f}{s.macro_f1:>10.3f}")
+        note = "  (code-switched; also counted in ar)" if lang == CODE_SWITCHED else ""
+        print(f"{lang:<10}{s.n:>5}{s.accuracy:>10.3f}{s.macro_f1:>10.3f}{note}")
     print(f"\n(nlu_fallback predictions: {fallbacks}; counted as out_of_scope)")
-    for lang in ("ar", "en"):
+    for lang in ("ar", "arabizi", "en"):
         if lang not in results:
             continue
         print(f"\nper intent, {lang}:  precision  recall  f1  n")

@@ -1,4 +1,9 @@
-"""`python -m bot.parse`: classify one text per stdin line, print one JSON object per line."""
+"""`python -m bot.parse`: classify one text per stdin line, print one JSON object per line.
+
+Output line N always answers input line N. A blank line is not sent to Rasa: it gets
+``{"text": "", "intent": null, "confidence": 0.0, "entities": [], "ranking": [],
+"error": "empty"}``; a classified line has no ``error`` key.
+"""
 
 from __future__ import annotations
 
@@ -35,14 +40,25 @@ def _entity(entity: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def empty(text: str) -> dict[str, Any]:
+    """The answer for a blank line: no intent, so line numbers still match the input."""
+    return {
+        "text": text,
+        "intent": None,
+        "confidence": 0.0,
+        "entities": [],
+        "ranking": [],
+        "error": "empty",
+    }
+
+
 async def classify(url: str, lines: TextIO, out: TextIO) -> None:
-    """Parse each non-empty line through the server and write JSON lines."""
+    """Parse each line through the server and write one JSON line for each."""
     async with RasaClient(url, timeout=30) as client:
         for line in lines:
-            text = line.rstrip("\n")
-            if not text.strip():
-                continue
-            result = summarize(await client.parse(text))
+            text = line.rstrip("\r\n")
+            # A blank line still gets its answer, so output line N is about input line N.
+            result = summarize(await client.parse(text)) if text.strip() else empty(text)
             out.write(json.dumps(result, ensure_ascii=False) + "\n")
             out.flush()
 

@@ -9,7 +9,14 @@ from sqlalchemy import select
 from bot.client import BotError, BotReply, RasaClient
 from bot.language import detect_language
 from bot.routing import decide
-from core.actions import do_escalate, do_raise_alert, do_reply
+from bot.sender import sender_id
+from core.actions import (
+    BOT_SESSION,
+    do_escalate,
+    do_raise_alert,
+    do_reply,
+    do_start_bot_session,
+)
 from core.errors import DomainError
 from core.models import Message
 from core.notices import handoff_notice
@@ -37,9 +44,12 @@ class BotRouting:
         if await self._already_answered(ctx):
             return  # a retry after the replies were stored: never ask Rasa twice
         language = detect_language(message.text, conv.language) or conv.language or "en"
+        session = (conv.bot_state or {}).get(BOT_SESSION)
+        if not isinstance(session, str) or not session:
+            session = await do_start_bot_session(ctx.rt, conv.id)
         reply: BotReply | None
         try:
-            reply = await self.client.reply(str(conv.id), message.text, language)
+            reply = await self.client.reply(sender_id(conv.id, session), message.text, language)
         except BotError as exc:
             log.warning("bot unavailable for conversation %s: %s", conv.id, exc)
             reply = None
@@ -58,7 +68,10 @@ class BotRouting:
                 await do_reply(
                     ctx.rt, conv.id, text, author=Author.BOT, meta={"in_reply_to": message.id}
                 )
-            except DomainError as exc:  # e.g. the customer blocked us on this channel
+            except DomainError as exc:
+                if exc.code == "not_bot_owned":
+                    return  # a person took the conversation while Rasa was answering
+                # e.g. the customer blocked us on this channel
                 log.warning("bot reply not stored for conversation %s: %s", conv.id, exc)
         if decision.escalate:
             reason = decision.reason or "bot_handoff"

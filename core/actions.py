@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -35,6 +36,8 @@ from core.types import (
 log = logging.getLogger(__name__)
 
 ACTIVE = (ConversationStatus.BOT, ConversationStatus.PENDING, ConversationStatus.OPEN)
+# The bot_state key of the current bot session's token (see do_start_bot_session).
+BOT_SESSION = "session"
 PRIORITY_ORDER = list(Priority)
 
 
@@ -739,10 +742,32 @@ async def do_hand_to_bot(
         conv.assignee_id = None
         conv.escalation_reason = None
         conv.waiting_since = None
+        # No session token: the bot's next turn starts a new session, so the bot does not
+        # resume a half-filled form or a fallback count from before the people stepped in.
         conv.bot_state = {}
         return activity_line(conv, "handed_to_bot", "Handed back to the bot", agent_id=agent_id)
 
     return await _change(rt, conversation_id, change, [])
+
+
+async def do_start_bot_session(rt: Runtime, conversation_id: int) -> str:
+    """The conversation's bot session token, made and stored first if it has none.
+
+    The bot keys its memory on the token, so a conversation gets a fresh one when it is new and
+    after every hand-back (``do_hand_to_bot`` clears ``bot_state``). Set under the row lock, so
+    two callers agree on one token.
+    """
+
+    async def work(session: AsyncSession) -> str:
+        conv = await _conversation(session, conversation_id)
+        state = dict(conv.bot_state or {})
+        token = state.get(BOT_SESSION)
+        if not isinstance(token, str) or not token:
+            token = secrets.token_hex(8)
+            conv.bot_state = {**state, BOT_SESSION: token}
+        return token
+
+    return await in_transaction(rt.sessions, work)
 
 
 async def do_set_bot_state(rt: Runtime, conversation_id: int, state: dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 # Included by the main Makefile (which sets PY := .venv/bin/python, the app venv).
 PY ?= .venv/bin/python
 
-.PHONY: rasa-venv train rasa-up rasa-down rasa-status nlu-report bot-bench bot-test bot-check
+.PHONY: rasa-venv train rasa-up rasa-down rasa-status nlu-report bot-bench bot-test bot-check \
+	bench-bot-roundtrip
 
 rasa-venv: ## Create .venv-rasa with Rasa 3.6.21 (CPython 3.10 if present, else 3.11 + pins); idempotent
 	bot/setup_venv.sh
@@ -19,7 +20,7 @@ rasa-down: ## Stop Rasa and the action server
 rasa-status: ## Show whether Rasa and the action server are running
 	bot/serve.sh status
 
-nlu-report: train ## Intent accuracy and macro-F1 per language on the held-out set (bot/tests/nlu_heldout.yml)
+nlu-report: train ## Intent accuracy and macro-F1 per language on both held-out sets (bot/tests/nlu_heldout*.yml)
 	$(PY) -m bot.nlu_report
 
 bot-bench: train ## Latency (median, p95) of /model/parse and /webhooks/rest/webhook

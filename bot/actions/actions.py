@@ -18,6 +18,7 @@ from bot.actions.orders_api import (
     OrdersUnavailable,
 )
 from bot.language import detect_language, normalize_order_number
+from bot.sender import conversation_id_of
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class OrderAction(Action, abc.ABC):
     ) -> Events:
         """Look the order up and describe it."""
         try:
-            order = await self.api_factory().get(number, tracker.sender_id)
+            order = await self.api_factory().get(number, conversation_id_of(tracker.sender_id))
         except OrderNotFound:
             dispatcher.utter_message(text=texts.text("not_found", language, number=number))
             return [SlotSet(PENDING, "status"), SlotSet("order_number", None)]
@@ -94,7 +95,7 @@ class OrderAction(Action, abc.ABC):
     ) -> Events:
         """Cancel the order and say what happened."""
         try:
-            order = await self.api_factory().cancel(number, tracker.sender_id)
+            order = await self.api_factory().cancel(number, conversation_id_of(tracker.sender_id))
         except OrderNotFound:
             dispatcher.utter_message(text=texts.text("not_found", language, number=number))
             return [SlotSet(PENDING, "cancel"), SlotSet("order_number", None)]

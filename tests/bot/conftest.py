@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -14,8 +15,6 @@ from urllib.parse import urlparse
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_RASA_PORT = 5105
-TEST_ACTIONS_PORT = 5155
 ORDER = {
     "number": "A-10234",
     "status": "shipped",
@@ -25,6 +24,13 @@ ORDER = {
     "currency": "SAR",
     "cancellable": False,
 }
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (fixed ports clash with other runs)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class OrdersHandler(BaseHTTPRequestHandler):
@@ -55,7 +61,7 @@ class OrdersHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def rasa_stack() -> Iterator[str]:
-    """Start Rasa (5105) and actions (5155) via bot/serve.sh; skip only if not installed/trained."""
+    """Start Rasa and actions on free ports via bot/serve.sh; skip only if not installed/trained."""
     if not (REPO / ".venv-rasa" / "bin" / "rasa").exists():
         pytest.skip("no Rasa venv (.venv-rasa): run `make rasa-venv`")
     if not list((REPO / "bot" / "models").glob("*.tar.gz")):
@@ -63,10 +69,11 @@ def rasa_stack() -> Iterator[str]:
     orders = ThreadingHTTPServer(("127.0.0.1", 0), OrdersHandler)
     thread = threading.Thread(target=orders.serve_forever, daemon=True)
     thread.start()
+    rasa_port, actions_port = free_port(), free_port()
     env = dict(
         os.environ,
-        RASA_PORT=str(TEST_RASA_PORT),
-        ACTIONS_PORT=str(TEST_ACTIONS_PORT),
+        RASA_PORT=str(rasa_port),
+        ACTIONS_PORT=str(actions_port),
         RASA_RUN=str(REPO / ".rasa" / "run-test"),
         TAWASUL_API_URL=f"http://127.0.0.1:{orders.server_address[1]}",
         # Loading TensorFlow and the model takes ~20 s alone but minutes on a loaded 2-core box.
@@ -78,7 +85,7 @@ def rasa_stack() -> Iterator[str]:
     subprocess.run([serve, "down"], env=env, check=False, timeout=60)
     try:
         subprocess.run([serve, "up"], env=env, check=True, timeout=420)
-        yield f"http://127.0.0.1:{TEST_RASA_PORT}"
+        yield f"http://127.0.0.1:{rasa_port}"
     finally:
         subprocess.run([serve, "down"], env=env, check=False, timeout=60)
         orders.shutdown()

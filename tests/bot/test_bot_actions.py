@@ -97,11 +97,17 @@ async def orders(aiohttp_server: ServerFactory, monkeypatch: pytest.MonkeyPatch)
     return stub
 
 
-def tracker(text: str, number: str | None = None, language: str = "en", **slots: Any) -> Tracker:
+def tracker(
+    text: str,
+    number: str | None = None,
+    language: str = "en",
+    sender: str = "conv-1",
+    **slots: Any,
+) -> Tracker:
     """A tracker whose latest message is `text`, with an order_number entity if given."""
     entities = [{"entity": "order_number", "value": number}] if number else []
     return Tracker(
-        sender_id="conv-1",
+        sender_id=sender,
         slots={"language": language, **slots},
         latest_message={"text": text, "entities": entities, "intent": {}},
         events=[],
@@ -197,6 +203,15 @@ async def test_cancel_with_number_cancels(orders: OrdersStub) -> None:
     assert orders.requests == [
         ("POST", "/api/v1/orders/A-20000/cancel", f"Bearer {TOKEN}", {"conversation_id": "conv-1"})
     ]
+
+
+async def test_session_sender_id_sends_the_conversation_id(orders: OrdersStub) -> None:
+    """Sender '41-<session>' (one bot session of conversation 41) asks as conversation 41."""
+    orders.owner = "41"
+    t = tracker("cancel A-20000", "A-20000", sender="41-0123456789abcdef")
+    messages, _ = await run(ActionCancelOrder(), t)
+    assert messages[0]["text"].startswith("Order A-20000 is cancelled")
+    assert orders.requests[0][3] == {"conversation_id": "41"}
 
 
 async def test_cancel_conflict_explains(orders: OrdersStub) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
@@ -15,26 +14,19 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.language import has_arabic
-from core.actions import do_resolve
+from core.accounts import do_create_agent
+from core.actions import do_escalate, do_hand_to_bot, do_reply, do_resolve
 from core.db import in_transaction
 from core.models import Conversation, Message, Order
 from inbox.app import create_app
 from inbox.keys import RUNTIME
-from tests.bot.conftest import REPO
+from tests.bot.conftest import REPO, free_port
 from tests.conftest import make_settings
 from tests.inbox.conftest import eventually, memory
 
 pytestmark = pytest.mark.rasa
 
-RASA_PORT, ACTIONS_PORT = 5205, 5255
 TOKEN = "flow-bot-token"
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +34,22 @@ def stack() -> Iterator[dict[str, Any]]:
     """Rasa and the action server, the actions pointed at where the service will listen."""
     if not (REPO / ".venv-rasa" / "bin" / "rasa").exists():
         pytest.skip("no Rasa venv (.venv-rasa): run `make rasa-venv`")
-    app_port = free_port()
+    app_port, rasa_port, actions_port = free_port(), free_port(), free_port()
     env = dict(
         os.environ,
-        RASA_PORT=str(RASA_PORT),
-        ACTIONS_PORT=str(ACTIONS_PORT),
+        RASA_PORT=str(rasa_port),
+        ACTIONS_PORT=str(actions_port),
         RASA_RUN=str(REPO / ".rasa" / "run-flow"),
         TAWASUL_API_URL=f"http://127.0.0.1:{app_port}",
         TAWASUL_BOT_TOKEN=TOKEN,
+        # Loading TensorFlow and the model takes ~20 s alone but minutes on a loaded 2-core box.
+        RASA_WAIT="360",
     )
     serve = str(REPO / "bot" / "serve.sh")
     subprocess.run([serve, "down"], env=env, check=False, timeout=60)
     try:
-        subprocess.run([serve, "up"], env=env, check=True, timeout=240)
-        yield {"app_port": app_port, "env": env, "serve": serve}
+        subprocess.run([serve, "up"], env=env, check=True, timeout=420)
+        yield {"app_port": app_port, "rasa_port": rasa_port, "env": env, "serve": serve}
     finally:
         subprocess.run([serve, "down"], env=env, check=False, timeout=60)
 
@@ -70,7 +64,7 @@ async def client(
     settings = make_settings(
         sqlite_url,
         bot_enabled=True,
-        rasa_url=f"http://127.0.0.1:{RASA_PORT}",
+        rasa_url=f"http://127.0.0.1:{stack['rasa_port']}",
         rasa_timeout_seconds=20,
         bot_token=TOKEN,
     )
@@ -176,13 +170,35 @@ async def test_resolve_returns_the_customer_to_the_bot(client: TestClient) -> No
     assert texts and (await status_of(client, nxt.conversation_id)).status == "bot"
 
 
+async def test_hand_back_gives_the_bot_a_clean_memory(client: TestClient) -> None:  # type: ignore[type-arg]
+    """After escalation and hand-back, one miss asks to rephrase and hours are answered."""
+    rt = client.app[RUNTIME]
+    first = await memory(client).receive("en-3", "m1", "xqzj wpvk")
+    rephrase = (await bot_texts(client, first.conversation_id, 1))[-1]
+    assert "rephrase" in rephrase
+    # Rasa's last action for this customer is now "please rephrase": in the same tracker, the
+    # next miss would count as the second in a row and hand off at once.
+    await do_escalate(rt, first.conversation_id, "customer_request", detail="supervisor")
+    agent = await do_create_agent(rt.sessions, "sara", "Sara", "password123")
+    await do_reply(rt, first.conversation_id, "Sara here, all sorted?", agent_id=agent.id)
+    await do_hand_to_bot(rt, first.conversation_id, agent_id=agent.id)
+    await memory(client).receive("en-3", "m2", "blorp fnarg zzxq")
+    texts = await bot_texts(client, first.conversation_id, 2)
+    assert texts[-1] == rephrase
+    assert (await status_of(client, first.conversation_id)).status == "bot"
+    await memory(client).receive("en-3", "m3", "what are your opening hours?")
+    texts = await bot_texts(client, first.conversation_id, 3)
+    assert "Saturday to Thursday" in texts[-1]
+    assert (await status_of(client, first.conversation_id)).status == "bot"
+
+
 async def _pending(client: TestClient, conversation_id: int) -> bool:  # type: ignore[type-arg]
     return (await status_of(client, conversation_id)).status == "pending"
 
 
 async def test_rasa_stopped_mid_conversation_escalates_and_keeps_message(
-    client: TestClient,
-    stack: dict[str, Any],  # type: ignore[type-arg]
+    client: TestClient,  # type: ignore[type-arg]
+    stack: dict[str, Any],
 ) -> None:
     """Rasa goes down between two messages: the second is kept, the customer is told, escalated."""
     first = await memory(client).receive("ar-9", "m1", "مرحبا")

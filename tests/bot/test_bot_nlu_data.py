@@ -7,7 +7,17 @@ from collections import Counter
 
 import pytest
 
-from bot.nlu_data import HELDOUT_FILES, REPO, heldout_examples, normalize, training_examples
+from bot.nlu_data import (
+    HELDOUT_FILES,
+    NEAR_DUPLICATE,
+    REPO,
+    heldout_examples,
+    near_duplicates,
+    normalize,
+    read_all,
+    similarity,
+    training_examples,
+)
 
 REQUIRED = [
     "greet",
@@ -27,6 +37,9 @@ REQUIRED = [
 MIN_PER_LANGUAGE = 25
 MIN_OUT_OF_SCOPE = 50
 MIN_HELDOUT = 8
+# Customers mix scripts: Arabic with English words, and Arabic in Latin letters ("Arabizi").
+MIN_MIXED_TRAINING = 5
+MIN_MIXED_HELDOUT = 4
 
 
 def domain_intents() -> list[str]:
@@ -54,6 +67,22 @@ def test_enough_examples_per_language(intent: str) -> None:
 
 
 @pytest.mark.parametrize("intent", REQUIRED)
+def test_enough_code_switched_and_arabizi_examples(intent: str) -> None:
+    """At least 5 code-switched and 5 Arabizi training examples per intent."""
+    examples = [e for e in training_examples() if e.intent == intent]
+    assert sum(e.code_switched for e in examples) >= MIN_MIXED_TRAINING
+    assert sum(e.script == "arabizi" for e in examples) >= MIN_MIXED_TRAINING
+
+
+@pytest.mark.parametrize("intent", REQUIRED)
+def test_heldout_covers_code_switched_and_arabizi(intent: str) -> None:
+    """The held-out sets test each intent with code-switched and Arabizi sentences too."""
+    examples = [e for e in heldout_examples() if e.intent == intent]
+    assert sum(e.code_switched for e in examples) >= MIN_MIXED_HELDOUT
+    assert sum(e.script == "arabizi" for e in examples) >= MIN_MIXED_HELDOUT
+
+
+@pytest.mark.parametrize("intent", REQUIRED)
 def test_heldout_covers_each_intent_in_both_languages(intent: str) -> None:
     """The held-out sets have at least 8 examples per language for every intent."""
     counts = Counter(e.script for e in heldout_examples() if e.intent == intent)
@@ -76,6 +105,49 @@ def test_heldout_never_duplicates_training_after_normalisation() -> None:
         if normalize(e.text) in training
     ]
     assert clashes == []
+
+
+def test_heldout_is_no_small_edit_of_training() -> None:
+    """No held-out sentence is a word or two away from a training one (token similarity < 0.8).
+
+    A one-word edit ("are you open right now" / "are you open now") tests memory, not
+    generalisation, and makes held-out scores look better than new customers' messages would.
+    """
+    pairs = near_duplicates(heldout_examples(), training_examples())
+    assert [(h.text, t.text, round(r, 2)) for h, t, r in pairs] == []
+
+
+def test_heldout_sets_are_no_small_edits_of_each_other() -> None:
+    """Set B is an independent second sample: none of it is a small edit of set A."""
+    set_a, set_b = (read_all([path]) for path in HELDOUT_FILES)
+    assert [(b.text, a.text, round(r, 2)) for b, a, r in near_duplicates(set_b, set_a)] == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("are you open right now", "are you open now?"),
+        ("i forgot my login password", "i forgot my password"),
+        ("where is my order A-20345?", "where is my order [A-10234](order_number)?"),
+        ("وين طلبي رقم ١٢٣٤٥", "وين طلبي رقم 10234"),
+    ],
+)
+def test_similarity_flags_small_edits(a: str, b: str) -> None:
+    """Word insertions, another order number, other digits: all near duplicates."""
+    assert similarity(a, b) >= NEAR_DUPLICATE
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("is the shop taking messages at this hour", "are you open now?"),
+        ("i can't get into my account", "i forgot my password"),
+        ("any news on the parcel I ordered last week", "where is my order A-10234?"),
+    ],
+)
+def test_similarity_passes_real_paraphrases(a: str, b: str) -> None:
+    """Same meaning in other words is what a held-out example should be."""
+    assert similarity(a, b) < NEAR_DUPLICATE
 
 
 def test_heldout_has_no_internal_duplicates() -> None:

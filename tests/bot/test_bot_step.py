@@ -13,25 +13,33 @@ from sqlalchemy import select
 from bot.client import RasaClient
 from bot.step import BotRouting
 from core import actions
+from core.accounts import do_create_agent
 from core.bus import InProcessBus
 from core.db import Sessions
 from core.models import Conversation, Message
-from core.pipeline import process_message
+from core.pipeline import StepContext, process_message
 from core.runtime import Runtime
-from core.types import InboundMessage
+from core.types import ConversationStatus, InboundMessage, MessageKind
 from tests.conftest import make_settings
 
 Script = list[Any]
 
 
 async def rasa_standin(
-    aiohttp_server: Callable[..., Awaitable[TestServer]], answers: Script
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    answers: Script,
+    meanwhile: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """A REST webhook that answers from a script (a list or an HTTP status per call)."""
+    """A REST webhook that answers from a script (a list or an HTTP status per call).
+
+    ``meanwhile`` runs inside each call, before the answer: what happens while Rasa thinks.
+    """
     calls: list[dict[str, Any]] = []
 
     async def webhook(request: web.Request) -> web.Response:
         calls.append(await request.json())
+        if meanwhile is not None:
+            await meanwhile()
         answer = answers.pop(0)
         if isinstance(answer, int):
             return web.Response(status=answer)
@@ -71,6 +79,28 @@ async def http() -> AsyncIterator[ClientSession]:
         yield session
 
 
+async def conversation(rt: Runtime, conversation_id: int) -> Conversation:
+    """The conversation as stored now."""
+    async with rt.sessions() as session:
+        conv = await session.get(Conversation, conversation_id)
+    assert conv is not None
+    return conv
+
+
+async def alerts(rt: Runtime, conversation_id: int) -> list[str]:
+    """The kinds of the supervisor alerts on the conversation's timeline."""
+    async with rt.sessions() as session:
+        metas = (
+            await session.execute(
+                select(Message.meta).where(
+                    Message.conversation_id == conversation_id,
+                    Message.kind == MessageKind.ACTIVITY,
+                )
+            )
+        ).scalars()
+        return [m["alert"] for m in metas if m and m.get("alert")]
+
+
 async def make_rt(sessions: Sessions, sqlite_url: str, url: str, http: ClientSession) -> Runtime:
     """A runtime whose routing step talks to ``url``."""
     return Runtime(
@@ -92,7 +122,7 @@ async def test_bot_replies_are_stored_and_queued(
     rt = await make_rt(sessions, sqlite_url, url, http)
     cid = await turn(rt, "c1", "m1", "السلام عليكم")
     assert await bot_messages(rt, cid) == ["أهلاً!", "كيف أخدمك؟"]
-    assert calls[0]["sender"] == str(cid) and calls[0]["metadata"] == {"language": "ar"}
+    assert calls[0]["metadata"] == {"language": "ar"}
     async with rt.sessions() as session:
         conv = await session.get(Conversation, cid)
     assert conv is not None and conv.status == "bot"
@@ -151,8 +181,6 @@ async def test_retry_after_stored_replies_does_not_ask_rasa_again(
         message = await session.get(Message, result.message_id)
         conv = await session.get(Conversation, result.conversation_id)
     assert message is not None and conv is not None
-    from core.pipeline import StepContext
-
     await rt.steps[0](StepContext(rt, message, conv))
     assert len(calls) == 1 and await bot_messages(rt, result.conversation_id) == ["hi"]
 
@@ -172,3 +200,82 @@ async def test_automated_mail_is_never_answered(
     result = await actions.do_ingest(rt, inbound)
     await process_message(rt, result.message_id)
     assert calls == [] and await bot_messages(rt, result.conversation_id) == []
+
+
+async def test_one_bot_session_is_one_rasa_sender(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    sessions: Sessions,
+    sqlite_url: str,
+    http: ClientSession,
+) -> None:
+    """The sender id is '<conversation>-<session token>', the token kept in bot_state."""
+    url, calls = await rasa_standin(aiohttp_server, [[{"text": "hi"}], [{"text": "sure"}]])
+    rt = await make_rt(sessions, sqlite_url, url, http)
+    cid = await turn(rt, "c1", "m1", "hello")
+    await turn(rt, "c1", "m2", "opening hours?")
+    token = (await conversation(rt, cid)).bot_state["session"]
+    assert len(token) >= 16
+    assert [c["sender"] for c in calls] == [f"{cid}-{token}", f"{cid}-{token}"]
+
+
+async def test_hand_back_and_a_new_conversation_start_new_sessions(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    sessions: Sessions,
+    sqlite_url: str,
+    http: ClientSession,
+) -> None:
+    """After a handoff and a hand-back, and after resolving, Rasa sees a sender it never saw."""
+    handoff = [
+        {"text": "Connecting you"},
+        {"custom": {"handoff": True, "reason": "low_confidence"}},
+    ]
+    url, calls = await rasa_standin(
+        aiohttp_server, [handoff, [{"text": "We open at 9"}], [{"text": "hi"}]]
+    )
+    rt = await make_rt(sessions, sqlite_url, url, http)
+    cid = await turn(rt, "c1", "m1", "blorp")
+    assert (await conversation(rt, cid)).status == ConversationStatus.PENDING
+    await actions.do_hand_to_bot(rt, cid, agent_id=None)
+    assert await turn(rt, "c1", "m2", "when do you open?") == cid
+    await actions.do_resolve(rt, cid, agent_id=None)
+    nxt = await turn(rt, "c1", "m3", "hello again")
+    senders = [c["sender"] for c in calls]
+    assert nxt != cid and len(set(senders)) == 3
+    assert senders[0].startswith(f"{cid}-") and senders[1].startswith(f"{cid}-")
+    assert senders[2] == f"{nxt}-{(await conversation(rt, nxt)).bot_state['session']}"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [{"text": "We open at 9"}],
+        [{"text": "Connecting you"}, {"custom": {"handoff": True, "reason": "customer_request"}}],
+    ],
+    ids=["reply", "handoff"],
+)
+async def test_agent_takes_over_while_rasa_answers(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    sessions: Sessions,
+    sqlite_url: str,
+    http: ClientSession,
+    answer: list[dict[str, Any]],
+) -> None:
+    """An agent replies during the Rasa call: no bot message, no escalation, no handoff alert."""
+    race: dict[str, Any] = {}
+
+    async def agent_takes_over() -> None:
+        if race:  # armed after the first, undisturbed turn
+            await actions.do_reply(race["rt"], race["cid"], "Sara here", agent_id=race["agent"])
+
+    url, calls = await rasa_standin(aiohttp_server, [[{"text": "hi"}], answer], agent_takes_over)
+    rt = await make_rt(sessions, sqlite_url, url, http)
+    cid = await turn(rt, "c1", "m1", "hello")
+    agent = await do_create_agent(rt.sessions, "sara", "Sara", "password123")
+    race.update(rt=rt, cid=cid, agent=agent.id)
+    await turn(rt, "c1", "m2", "can you help me")
+    conv = await conversation(rt, cid)
+    assert len(calls) == 2
+    assert conv.status == ConversationStatus.OPEN and conv.assignee_id == agent.id
+    assert conv.escalation_reason is None
+    assert await bot_messages(rt, cid) == ["hi"]
+    assert await alerts(rt, cid) == []

@@ -106,6 +106,19 @@ async def test_resolved_conversation_starts_new_one_with_the_bot(rt: Runtime) ->
     assert conv is not None and conv.status == ConversationStatus.BOT
 
 
+async def test_bot_session_is_kept_until_the_conversation_is_handed_back(rt: Runtime) -> None:
+    """do_start_bot_session makes one token and keeps it; a hand-back clears it for a new one."""
+    r = await actions.do_ingest(rt, inbound("telegram", "42", "tg-1"))
+    first = await actions.do_start_bot_session(rt, r.conversation_id)
+    assert await actions.do_start_bot_session(rt, r.conversation_id) == first
+    await actions.do_escalate(rt, r.conversation_id, "customer_request")
+    await actions.do_hand_to_bot(rt, r.conversation_id, agent_id=None)
+    async with rt.sessions() as session:
+        conv = await session.get(Conversation, r.conversation_id)
+    assert conv is not None and conv.bot_state == {}
+    assert await actions.do_start_bot_session(rt, r.conversation_id) not in ("", first)
+
+
 async def test_ownership_moves_and_timeline_records_them(rt: Runtime) -> None:
     """Escalate → assign → hand to bot → resolve; every move is an activity line."""
     agent = await do_create_agent(rt.sessions, "sara", "Sara", "password123")
