@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,7 +21,7 @@ from core.reads import do_mark_read, unread_counts
 from core.serialize import conversation_dict, customer_dict, message_dict
 from core.types import ConversationStatus, Role
 from inbox.api import api, current_agent
-from inbox.keys import FILES, RUNTIME
+from inbox.keys import FILES, RUNTIME, SETTINGS
 from inbox.schemas import (
     AssignBody,
     ConversationQuery,
@@ -47,6 +48,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         return datetime.fromisoformat(when), int(row_id)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid("cursor is not one this API gave out", code="bad_cursor") from exc
+
+
+def has_label(label: str, sqlite: bool) -> ColumnElement[bool]:
+    """Whether the conversation's labels (a JSON array) hold exactly this label."""
+    if sqlite:
+        # SQLite keeps JSON text with \uXXXX escapes for non-ASCII, so a LIKE on the raw text
+        # never finds an Arabic label; json_each compares the decoded values.
+        each = func.json_each(Conversation.labels).table_valued("value")
+        return select(literal(1)).select_from(each).where(each.c.value == label).exists()
+    # jsonb `?`: is the string a top-level element of the array.
+    found: ColumnElement[bool] = type_coerce(Conversation.labels, JSONB).has_key(label)
+    return found
 
 
 def conversation_id(request: web.Request) -> int:
@@ -79,7 +92,8 @@ async def list_conversations(request: web.Request, query: ConversationQuery) -> 
     if query.sentiment:
         filters.append(Conversation.sentiment == query.sentiment)
     if query.label:
-        filters.append(cast(Conversation.labels, String).like(f'%"{query.label.lower()}"%'))
+        sqlite = request.app[SETTINGS].is_sqlite
+        filters.append(has_label(query.label.strip().lower(), sqlite))
     if query.team == "mine":
         filters.append(
             Conversation.team_id.in_(

@@ -40,14 +40,17 @@ async def search_customers(request: web.Request, query: CustomerQuery) -> web.Re
             sub = sub.where(Identity.channel == query.channel)
         stmt = stmt.where(Customer.id.in_(sub))
     if query.q:
-        like = f"%{query.q.lower()}%"
+        # autoescape: a % or _ the agent typed is a character to find, not a wildcard.
+        needle = query.q.lower()
         stmt = stmt.where(
             or_(
-                func.lower(Customer.display_name).like(like),
-                func.lower(Customer.email).like(like),
-                Customer.phone.like(like),
+                func.lower(Customer.display_name).contains(needle, autoescape=True),
+                func.lower(Customer.email).contains(needle, autoescape=True),
+                Customer.phone.contains(needle, autoescape=True),
                 Customer.id.in_(
-                    select(Identity.customer_id).where(func.lower(Identity.external_id).like(like))
+                    select(Identity.customer_id).where(
+                        func.lower(Identity.external_id).contains(needle, autoescape=True)
+                    )
                 ),
             )
         )

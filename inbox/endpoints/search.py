@@ -107,19 +107,22 @@ async def _sqlite_messages(session: AsyncSession, needle: str, limit: int) -> li
 async def _customers(session: AsyncSession, needle: str, limit: int, pg: bool) -> list[Customer]:
     """Customers whose name, email, phone or channel id contains the folded query."""
     if pg:
-        like = f"%{needle}%"
+        # autoescape: a % or _ in the query is a character to find, not a wildcard.
+        def has(column: ColumnElement[str]) -> ColumnElement[bool]:
+            return column.contains(needle, autoescape=True)
+
         stmt = (
             select(Customer)
             .where(
                 Customer.merged_into_id.is_(None),
                 or_(
-                    pg_fold(func.coalesce(Customer.display_name, "")).like(like),
-                    func.lower(func.coalesce(Customer.email, "")).like(like),
-                    func.coalesce(Customer.phone, "").like(like),
+                    has(pg_fold(func.coalesce(Customer.display_name, ""))),
+                    has(func.lower(func.coalesce(Customer.email, ""))),
+                    has(func.coalesce(Customer.phone, "")),
                     Customer.id.in_(
                         select(Identity.customer_id).where(
-                            pg_fold(func.coalesce(Identity.display_name, "")).like(like)
-                            | func.lower(Identity.external_id).like(like)
+                            has(pg_fold(func.coalesce(Identity.display_name, "")))
+                            | has(func.lower(Identity.external_id))
                         )
                     ),
                 ),

@@ -75,3 +75,26 @@ async def test_search_by_name(client: Client) -> None:
     await do_ingest(rt, InboundMessage("webhook", "y", "w-2", "hi", sender_name="Omar"))
     found = await (await client.get("/api/v1/customers?q=hadd", headers=headers)).json()
     assert [f["display_name"] for f in found] == ["Layla Haddad"]
+
+
+async def test_customer_search_treats_like_wildcards_as_text(db_client: Client) -> None:
+    """`%`, `_` and `\\` in a query are characters to find, on SQLite and PostgreSQL."""
+    rt = db_client.app[RUNTIME]
+    headers = await login_as(db_client, "sara")
+    names = ["Promo 50%", "Promo 500", "a_b", "axb", "back\\slash", "backslash"]
+    ids = {}
+    for n, name in enumerate(names):
+        ids[name] = (
+            await do_ingest(rt, InboundMessage("memory", f"c{n}", f"m{n}", "hi", name))
+        ).customer_id
+
+    async def found(path: str, q: str) -> list[int]:
+        resp = await db_client.get(path, params={"q": q}, headers=headers)
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+        return sorted(c["id"] for c in (body["customers"] if path.endswith("search") else body))
+
+    for path in ("/api/v1/customers", "/api/v1/search"):
+        assert await found(path, "50%") == [ids["Promo 50%"]], path
+        assert await found(path, "a_b") == [ids["a_b"]], path
+        assert await found(path, "k\\s") == [ids["back\\slash"]], path
