@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import events as ev
 from core.bus import delivery_queue, pipeline_queue
 from core.db import in_transaction
-from core.errors import ConflictError, Invalid, NotFound
+from core.errors import ConflictError, Forbidden, Invalid, NotFound
 from core.events import Event
 from core.models import Agent, Conversation, Customer, Identity, Message, Order, Team, utcnow
 from core.runtime import Runtime
@@ -557,13 +557,38 @@ async def do_set_priority(
 
 
 async def do_assign(
-    rt: Runtime, conversation_id: int, assignee_id: int | None, *, agent_id: int | None
+    rt: Runtime,
+    conversation_id: int,
+    assignee_id: int | None,
+    *,
+    agent_id: int | None,
+    colleagues: bool = True,
 ) -> Conversation:
-    """Give the conversation to an agent (it becomes ``open``), or back to the queue."""
+    """Give the conversation to an agent (it becomes ``open``), or back to the queue.
+
+    Args:
+        rt: the runtime.
+        conversation_id: the conversation.
+        assignee_id: the new owner, None to return it to the queue.
+        agent_id: who does it.
+        colleagues: whether ``agent_id`` may take or drop a conversation another agent owns
+            (supervisors may; agents may not). Checked under the row lock, so a colleague who
+            took it a moment earlier keeps it.
+
+    Returns:
+        The conversation as it is now.
+    """
 
     async def change(session: AsyncSession, conv: Conversation) -> Message | None:
         if conv.status == ConversationStatus.RESOLVED:
             raise ConflictError("reopen the conversation before assigning it", code="resolved")
+        if not colleagues and conv.assignee_id not in (None, agent_id):
+            owner = await session.get(Agent, conv.assignee_id)
+            name = owner.display_name if owner else f"agent {conv.assignee_id}"
+            raise Forbidden(
+                f"{name} owns this conversation; only a supervisor or admin can take it "
+                "from them or return it to the queue"
+            )
         if assignee_id is None:
             if conv.assignee_id is None:
                 return None

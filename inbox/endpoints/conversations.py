@@ -14,7 +14,7 @@ from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import actions
-from core.errors import Invalid, NotFound
+from core.errors import Forbidden, Invalid, NotFound
 from core.files import FileMissing
 from core.models import Conversation, Customer, Message, Team, TeamMember
 from core.reads import do_mark_read, unread_counts
@@ -232,12 +232,20 @@ async def _apply(
 
 @api.route("POST", "/conversations/{conversation_id}/assign", tag="conversations")
 async def assign(request: web.Request, body: AssignBody) -> web.Response:
-    """Assign to an agent (agents may only take it themselves), or return it to the queue."""
+    """Assign to an agent or return to the queue; agents only take free ones and drop their own."""
     agent = current_agent(request)
-    if body.agent_id not in (None, agent.id) and not Role(agent.role).allows(Role.SUPERVISOR):
-        raise Invalid("agents can only assign conversations to themselves", code="forbidden")
+    supervisor = Role(agent.role).allows(Role.SUPERVISOR)
+    if body.agent_id not in (None, agent.id) and not supervisor:
+        raise Forbidden(
+            "agents can only assign conversations to themselves; "
+            "assigning a colleague needs a supervisor or admin"
+        )
     conv = await actions.do_assign(
-        request.app[RUNTIME], conversation_id(request), body.agent_id, agent_id=agent.id
+        request.app[RUNTIME],
+        conversation_id(request),
+        body.agent_id,
+        agent_id=agent.id,
+        colleagues=supervisor,
     )
     return web.json_response(conversation_dict(conv))
 

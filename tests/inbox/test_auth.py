@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from core.types import Role
-from tests.inbox.conftest import Client, login_as
+from typing import Any
+
+from core.actions import do_escalate, do_ingest
+from core.types import InboundMessage, Role
+from inbox.keys import RUNTIME
+from tests.inbox.conftest import Client, login_as, memory
 
 
 async def test_unauthenticated_requests_get_401(client: Client) -> None:
@@ -58,9 +62,51 @@ async def test_agent_cannot_call_admin_endpoints(client: Client) -> None:
 
 
 async def test_agent_may_only_assign_to_self(client: Client) -> None:
-    """Agents take conversations themselves; assigning others needs a supervisor."""
+    """Agents take conversations themselves; assigning others needs a supervisor (403)."""
     agent = await login_as(client, "sara")
+    await memory(client).receive("c1", "in-1", "hello")
     resp = await client.post(
         "/api/v1/conversations/1/assign", json={"agent_id": 999}, headers=agent
     )
-    assert resp.status == 422 and (await resp.json())["error"]["code"] == "forbidden"
+    assert resp.status == 403 and (await resp.json())["error"]["code"] == "forbidden"
+
+
+async def test_agents_take_free_conversations_but_not_a_colleagues(client: Client) -> None:
+    """Agents take free conversations and drop their own; a colleague's needs a supervisor."""
+    rt = client.app[RUNTIME]
+    sara = await login_as(client, "sara")
+    omar = await login_as(client, "omar")
+    huda = await login_as(client, "huda", Role.SUPERVISOR)
+    ids = {}
+    for login, headers in (("sara", sara), ("omar", omar)):
+        ids[login] = (await (await client.get("/api/v1/me", headers=headers)).json())["id"]
+    pending = await do_ingest(rt, InboundMessage("memory", "c1", "in-1", "hello"))
+    await do_escalate(rt, pending.conversation_id, "customer_request")
+    bot = await do_ingest(rt, InboundMessage("memory", "c2", "in-2", "hi bot"))
+
+    async def assign(conv: int, who: int | None, headers: dict[str, str]) -> tuple[int, Any]:
+        resp = await client.post(
+            f"/api/v1/conversations/{conv}/assign", json={"agent_id": who}, headers=headers
+        )
+        return resp.status, await resp.json()
+
+    # Free conversations: an agent takes them, and may drop their own.
+    status, body = await assign(bot.conversation_id, ids["omar"], omar)
+    assert (status, body["assignee_id"]) == (200, ids["omar"])
+    status, body = await assign(pending.conversation_id, ids["sara"], sara)
+    assert (status, body["assignee_id"]) == (200, ids["sara"])
+    # Omar can neither take Sara's conversation nor return it to the queue.
+    for who in (ids["omar"], None):
+        status, body = await assign(pending.conversation_id, who, omar)
+        assert status == 403 and body["error"]["code"] == "forbidden"
+        assert "Sara owns this conversation" in body["error"]["message"]
+        assert "supervisor" in body["error"]["message"]
+    conv = await (
+        await client.get(f"/api/v1/conversations/{pending.conversation_id}", headers=sara)
+    ).json()
+    assert conv["conversation"]["assignee_id"] == ids["sara"]
+    # Sara drops her own; a supervisor moves Omar's to Sara.
+    status, body = await assign(pending.conversation_id, None, sara)
+    assert (status, body["status"], body["assignee_id"]) == (200, "pending", None)
+    status, body = await assign(bot.conversation_id, ids["sara"], huda)
+    assert (status, body["assignee_id"]) == (200, ids["sara"])

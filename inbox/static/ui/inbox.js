@@ -339,7 +339,8 @@ function renderConversation() {
   const sup = state.me.role !== "agent";
   const actions = h("div", { class: "actions" });
   if (c.status !== "resolved") {
-    if (!mine) actions.append(h("button", { type: "button", id: "assign-me", onclick: () => act("assign", { agent_id: state.me.id }) }, t("assign_me")));
+    // A colleague's conversation is theirs: only supervisors take it or return it to the queue.
+    if (mayMove(c) && !mine) actions.append(h("button", { type: "button", id: "assign-me", onclick: () => act("assign", { agent_id: state.me.id }) }, t("assign_me")));
     if (sup) {
       const sel = h("select", { id: "assign-to", "aria-label": t("assign_to") }, h("option", { value: "" }, t("assign_to")),
         [...state.agents.values()].map((a) => h("option", { value: a.id, selected: a.id === c.assignee_id }, a.display_name)));
@@ -351,7 +352,7 @@ function renderConversation() {
       [...state.teams.values()].map((x) => h("option", { value: x.id, selected: x.id === c.team_id }, x.name)));
     teams.onchange = () => act("team", { team_id: teams.value ? Number(teams.value) : null });
     actions.append(teams);
-    if (c.assignee_id) actions.append(h("button", { type: "button", onclick: () => act("assign", { agent_id: null }) }, t("unassign")));
+    if (c.assignee_id && mayMove(c)) actions.append(h("button", { type: "button", id: "unassign", onclick: () => act("assign", { agent_id: null }) }, t("unassign")));
     if (c.status !== "bot") actions.append(h("button", { type: "button", onclick: () => act("hand-to-bot") }, t("hand_bot")));
     actions.append(h("button", { type: "button", class: "primary", id: "resolve", onclick: () => act("resolve") }, t("resolve")));
   } else {
@@ -377,6 +378,11 @@ function renderConversation() {
   for (const m of ui.current.messages.values()) timeline.append(messageEl(m));
   pane.append(timeline, h("div", { class: "typing", id: "typing", "aria-live": "polite" }), composer());
   timeline.scrollTop = timeline.scrollHeight;
+}
+
+/** Whether I may take or drop this conversation: it is free or mine, or I supervise. */
+function mayMove(c) {
+  return !c.assignee_id || c.assignee_id === state.me.id || state.me.role !== "agent";
 }
 
 /** Re-render the open conversation without losing the agent's draft or focus. */
@@ -765,7 +771,7 @@ function bindKeys() {
         if ((ev.key === "n") !== (ui.mode === "note")) document.querySelector(`#composer [data-mode="${ev.key === "n" ? "note" : "reply"}"]`)?.click();
         $("reply-text")?.focus();
         break;
-      case "a": if (ui.current && ui.current.conversation.status !== "resolved") act("assign", { agent_id: state.me.id }); break;
+      case "a": if (ui.current && ui.current.conversation.status !== "resolved" && mayMove(ui.current.conversation)) act("assign", { agent_id: state.me.id }); break;
       case "e": if (ui.current && ui.current.conversation.status !== "resolved") act("resolve"); break;
       case "/": ev.preventDefault(); $("search").focus(); break;
       case "?": $("help").showModal(); break;
