@@ -65,6 +65,13 @@ class TimelineQuery(Strict):
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
+class MessagePageQuery(Strict):
+    """A page of one conversation's timeline: the newest ``limit`` entries before a message."""
+
+    before: int | None = Field(default=None, ge=1, description="a message id; default: newest")
+    limit: int = Field(default=100, ge=1, le=500)
+
+
 class CustomerQuery(Strict):
     """Search customers by name, email, phone or identity."""
 

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import and_, func, literal, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,6 +28,7 @@ from inbox.schemas import (
     ConversationQuery,
     EscalateBody,
     LabelsBody,
+    MessagePageQuery,
     NoteBody,
     ReadBody,
     ReplyBody,
@@ -155,35 +157,52 @@ async def list_conversations(request: web.Request, query: ConversationQuery) -> 
     return web.json_response({"items": items, "next_cursor": next_cursor})
 
 
+async def _timeline_page(
+    session: AsyncSession, cid: int, query: MessagePageQuery
+) -> tuple[list[Message], bool]:
+    """Up to ``limit`` entries before ``before`` (oldest first), and whether earlier ones exist."""
+    stmt = select(Message).where(Message.conversation_id == cid)
+    if query.before is not None:
+        stmt = stmt.where(Message.id < query.before)
+    # Newest first on ix_messages_conversation_timeline; one extra row says if there is more.
+    rows = (
+        (await session.execute(stmt.order_by(Message.id.desc()).limit(query.limit + 1)))
+        .scalars()
+        .all()
+    )
+    return list(reversed(rows[: query.limit])), len(rows) > query.limit
+
+
 @api.route("GET", "/conversations/{conversation_id}", tag="conversations")
-async def get_conversation(request: web.Request) -> web.Response:
-    """One conversation with its customer and its timeline."""
+async def get_conversation(request: web.Request, query: MessagePageQuery) -> web.Response:
+    """One conversation with its customer and its newest timeline entries (``has_earlier``)."""
     cid = conversation_id(request)
     async with request.app[RUNTIME].sessions() as session:
         conv = await session.get(Conversation, cid)
         if conv is None:
             raise NotFound(f"conversation {cid} does not exist")
         customer = await session.get(Customer, conv.customer_id)
-        messages = (
-            (
-                await session.execute(
-                    select(Message)
-                    .where(Message.conversation_id == cid)
-                    .order_by(Message.id.desc())
-                    .limit(500)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        messages, earlier = await _timeline_page(session, cid, query)
     assert customer is not None
     return web.json_response(
         {
             "conversation": conversation_dict(conv),
             "customer": customer_dict(customer),
-            "messages": [message_dict(m) for m in reversed(messages)],
+            "messages": [message_dict(m) for m in messages],
+            "has_earlier": earlier,
         }
     )
+
+
+@api.route("GET", "/conversations/{conversation_id}/messages", tag="conversations")
+async def conversation_messages(request: web.Request, query: MessagePageQuery) -> web.Response:
+    """Timeline entries before a message id, oldest first, and whether earlier ones exist."""
+    cid = conversation_id(request)
+    async with request.app[RUNTIME].sessions() as session:
+        if await session.get(Conversation, cid) is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        messages, earlier = await _timeline_page(session, cid, query)
+    return web.json_response({"items": [message_dict(m) for m in messages], "has_earlier": earlier})
 
 
 @api.route("POST", "/conversations/{conversation_id}/reply", tag="conversations", status=201)

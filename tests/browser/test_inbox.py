@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -199,3 +200,24 @@ async def test_unverified_contact_email_is_flagged_on_the_customer(
     await expect(identities.filter(has_text="salma@example.com")).to_contain_text("غير موثّق")
     await expect(identities.filter(has_text="mem-88")).not_to_contain_text("غير موثّق")
     await expect(page.locator("#timeline .msg-activity").first).to_contain_text("salma@example.com")
+
+
+async def test_long_conversation_loads_earlier_messages(live: Live, browser: Browser) -> None:
+    """A conversation opens on its newest 100 entries; "Load earlier messages" brings the rest."""
+    await live.agent("sara")
+    for n in range(130):
+        result = await actions.do_ingest(
+            live.rt, InboundMessage("memory", "long", f"long-{n}", f"message {n}", "Lena")
+        )
+    await actions.do_escalate(live.rt, result.conversation_id, "customer_request")
+    page = await login(browser, live, "sara")
+    await page.click(f'.conv-item[data-id="{result.conversation_id}"]')
+    incoming = page.locator("#timeline .msg-incoming")
+    await expect(incoming).to_have_count(99)  # 100 entries: the escalation line is the newest
+    await expect(incoming.first).to_have_text(re.compile("message 31$"))
+    await page.click("#load-earlier")
+    await expect(incoming).to_have_count(130)
+    await expect(incoming.first).to_have_text(re.compile("message 0$"))
+    await expect(page.locator("#load-earlier")).to_have_count(0)
+    # The entry the agent was looking at stays in view.
+    await expect(page.locator("#timeline .msg-incoming", has_text="message 31")).to_be_in_viewport()

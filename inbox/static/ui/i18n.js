@@ -5,6 +5,8 @@ export const STRINGS = {
     sign_in_title: "Sign in to Tawasul", username: "Username", password: "Password",
     bad_login: "Wrong username or password.", sign_out: "Sign out", switch_lang: "العربية",
     switch_lang_label: "Switch the interface to Arabic",
+    // Inbox: timeline paging, customer edit, activity lines (kept together to ease merges).
+    earlier_messages: "Load earlier messages",
     v_teams: "My teams", team_label: "Team", team_none: "No team", team_pick: "Route to team…",
     a_team: "Routed to team {name}", a_team_removed: "Removed from team {name}",
     a_team_deleted: "Team {name} was deleted", teams_title: "Teams", team_create: "Create team",
@@ -77,6 +79,8 @@ export const STRINGS = {
     sign_in_title: "تسجيل الدخول إلى تواصل", username: "اسم المستخدم", password: "كلمة المرور",
     bad_login: "اسم المستخدم أو كلمة المرور غير صحيحة.", sign_out: "تسجيل الخروج", switch_lang: "English",
     switch_lang_label: "Switch the interface to English",
+    // صندوق الوارد: الرسائل الأقدم، تعديل العميل، سطور النشاط.
+    earlier_messages: "عرض الرسائل الأقدم",
     v_teams: "فرقي", team_label: "الفريق", team_none: "بدون فريق", team_pick: "تحويل إلى فريق…",
     a_team: "حُوّلت إلى فريق {name}", a_team_removed: "أُزيلت من فريق {name}",
     a_team_deleted: "حُذف فريق {name}", teams_title: "الفرق", team_create: "إنشاء فريق",

@@ -223,7 +223,10 @@ async function openConversation(id) {
       api("GET", `/conversations/${id}`),
       api("GET", `/canned-responses${qs({ conversation_id: id })}`).catch(() => []),
     ]);
-    ui.current = { conversation: data.conversation, customer: data.customer, messages: new Map(data.messages.map((m) => [m.id, m])), canned };
+    ui.current = {
+      conversation: data.conversation, customer: data.customer, canned,
+      messages: new Map(data.messages.map((m) => [m.id, m])), hasEarlier: data.has_earlier,
+    };
   } catch (e) { toast(t("failed", { msg: e.message })); return; }
   ui.unread.set(id, 0);
   markRead(id, Math.max(0, ...ui.current.messages.keys()));
@@ -375,6 +378,9 @@ function renderConversation() {
   } else if (!ui.current.history) {
     timeline.append(h("button", { type: "button", class: "link", id: "load-history", onclick: loadHistory }, t("earlier")));
   }
+  if (ui.current.hasEarlier) {
+    timeline.append(h("button", { type: "button", class: "link", id: "load-earlier", onclick: loadEarlier }, t("earlier_messages")));
+  }
   for (const m of ui.current.messages.values()) timeline.append(messageEl(m));
   pane.append(timeline, h("div", { class: "typing", id: "typing", "aria-live": "polite" }), composer());
   timeline.scrollTop = timeline.scrollHeight;
@@ -395,6 +401,24 @@ function rerenderKeepingDraft() {
   const text = $("reply-text");
   text.value = draft;
   if (focused) { text.focus(); text.setSelectionRange(caret, caret); }
+}
+
+/** Prepend this conversation's previous page of entries, keeping what the agent looks at in place. */
+async function loadEarlier() {
+  const id = ui.current.conversation.id;
+  const oldest = Math.min(...ui.current.messages.keys());
+  let page;
+  try { page = await api("GET", `/conversations/${id}/messages${qs({ before: oldest, limit: 100 })}`); } catch (e) { toast(t("failed", { msg: e.message })); return; }
+  if (ui.current?.conversation.id !== id) return;
+  const before = $("timeline");
+  const fromBottom = before.scrollHeight - before.scrollTop;
+  // Map order is display order: the earlier page goes first.
+  ui.current.messages = new Map([...page.items.map((m) => [m.id, m]), ...ui.current.messages]);
+  ui.current.hasEarlier = page.has_earlier;
+  rerenderKeepingDraft();
+  const after = $("timeline");
+  after.scrollTop = after.scrollHeight - fromBottom;
+  after.querySelector("#load-earlier")?.focus();
 }
 
 /** Prepend the customer's earlier conversations, on every channel, to this one's timeline. */
