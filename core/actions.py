@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -956,33 +956,81 @@ async def do_merge_customers(
     return target
 
 
+CUSTOMER_FIELDS = ("display_name", "language", "email", "phone")
+
+
 async def do_update_customer(
     rt: Runtime,
     customer_id: int,
+    changes: Mapping[str, Any],
     *,
-    display_name: str | None = None,
-    language: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    attributes: dict[str, Any] | None = None,
+    agent_id: int | None = None,
 ) -> Customer:
-    """Edit a customer's profile fields; attributes are merged key by key."""
+    """Edit a customer's profile; writes an activity line and emits ``customer.updated``.
+
+    Args:
+        rt: the runtime.
+        customer_id: the customer (a merged-away id edits the customer it was merged into).
+        changes: any of ``display_name``, ``language``, ``email``, ``phone`` (None clears
+            email and phone) and ``attributes``, merged key by key (a None value removes a key).
+        agent_id: who edited.
+
+    Returns:
+        The customer as it is now; nothing is written or emitted when nothing changed.
+    """
+    unknown = set(changes) - {*CUSTOMER_FIELDS, "attributes"}
+    if unknown:
+        raise Invalid(f"unknown customer fields: {', '.join(sorted(unknown))}")
+    for name in ("display_name", "language"):
+        if name in changes and not (changes[name] or "").strip():
+            raise Invalid(f"{name} cannot be empty", code="validation_error")
+    out: list[Event] = []
 
     async def work(session: AsyncSession) -> Customer:
+        out.clear()
         customer = await surviving_customer(session, customer_id)
-        if display_name is not None:
-            customer.display_name = display_name
-        if language is not None:
-            customer.language = language
-        if email is not None:
-            customer.email = email
-        if phone is not None:
-            customer.phone = phone
-        if attributes:
-            customer.attributes = {**(customer.attributes or {}), **attributes}
+        changed: list[str] = []
+        for name in CUSTOMER_FIELDS:
+            if name in changes and getattr(customer, name) != changes[name]:
+                setattr(customer, name, changes[name])
+                changed.append(name)
+        if "attributes" in changes:
+            before = dict(customer.attributes or {})
+            after = {**before, **changes["attributes"]}
+            after = {k: v for k, v in after.items() if v is not None}
+            if after != before:
+                customer.attributes = after
+                changed.extend(
+                    f"attributes.{k}"
+                    for k in sorted(set(before) | set(after))
+                    if before.get(k) != after.get(k)
+                )
+        if not changed:
+            return customer
+        conv = await active_conversation(session, customer.id)
+        line = Message(
+            customer_id=customer.id,
+            conversation_id=conv.id if conv else None,
+            kind=MessageKind.ACTIVITY,
+            author=Author.AGENT if agent_id else Author.SYSTEM,
+            agent_id=agent_id,
+            text="Customer details changed: " + ", ".join(changed),
+            meta={"action": "customer_updated", "fields": changed},
+        )
+        session.add(line)
+        await session.flush()
+        out.append(Event(ev.MESSAGE_CREATED, message_dict(line)))
+        out.append(
+            Event(
+                ev.CUSTOMER_UPDATED,
+                {"customer": customer_dict(customer), "fields": changed, "agent_id": agent_id},
+            )
+        )
         return customer
 
-    return await in_transaction(rt.sessions, work)
+    customer = await in_transaction(rt.sessions, work)
+    await emit(rt, out)
+    return customer
 
 
 async def do_touch_agent(rt: Runtime, agent_id: int, when: datetime | None = None) -> None:

@@ -22,6 +22,7 @@ CONVERSATION_READ = "conversation.read"
 TEAM_UPDATED = "team.updated"
 TEAM_DELETED = "team.deleted"
 CUSTOMER_MERGED = "customer.merged"
+CUSTOMER_UPDATED = "customer.updated"
 ALERT_RAISED = "alert.raised"
 
 ALL_EVENTS = (
@@ -38,6 +39,7 @@ ALL_EVENTS = (
     TEAM_UPDATED,
     TEAM_DELETED,
     CUSTOMER_MERGED,
+    CUSTOMER_UPDATED,
     ALERT_RAISED,
 )
 

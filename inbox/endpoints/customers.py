@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import and_, func, or_, select
 
-from core.actions import do_merge_customers, surviving_customer
+from core.actions import do_merge_customers, do_update_customer, surviving_customer
 from core.errors import NotFound
 from core.models import Conversation, Customer, Identity, Message, Order
 from core.serialize import (
@@ -19,7 +19,7 @@ from core.types import Role
 from inbox.api import api, current_agent
 from inbox.endpoints.conversations import decode_cursor, encode_cursor
 from inbox.keys import RUNTIME
-from inbox.schemas import CustomerQuery, MergeBody, TimelineQuery
+from inbox.schemas import CustomerPatch, CustomerQuery, MergeBody, TimelineQuery
 
 
 def customer_id(request: web.Request) -> int:
@@ -140,6 +140,16 @@ async def timeline(request: web.Request, query: TimelineQuery) -> web.Response:
             "next_cursor": next_cursor,
         }
     )
+
+
+@api.route("PATCH", "/customers/{customer_id}", tag="customers")
+async def update_customer(request: web.Request, body: CustomerPatch) -> web.Response:
+    """Edit name, language, email, phone or attributes; pushes ``customer.updated``."""
+    agent = current_agent(request)
+    customer = await do_update_customer(
+        request.app[RUNTIME], customer_id(request), body.changes(), agent_id=agent.id
+    )
+    return web.json_response(customer_dict(customer))
 
 
 @api.route("POST", "/customers/{customer_id}/merge", role=Role.SUPERVISOR, tag="customers")

@@ -221,3 +221,27 @@ async def test_long_conversation_loads_earlier_messages(live: Live, browser: Bro
     await expect(page.locator("#load-earlier")).to_have_count(0)
     # The entry the agent was looking at stays in view.
     await expect(page.locator("#timeline .msg-incoming", has_text="message 31")).to_be_in_viewport()
+
+
+async def test_agent_edits_the_customer_from_the_panel(live: Live, browser: Browser) -> None:
+    """The panel's form refuses a bad email on the field, then saves name, email and attribute."""
+    await live.agent("sara")
+    conv = await _arabic_customer(live)
+    page = await login(browser, live, "sara")
+    await page.click(f'.conv-item[data-id="{conv}"]')
+    await page.click("#customer-edit")
+    await page.fill("#ce-email", "noura-at-example")
+    await page.click("#ce-save")
+    await expect(page.locator("#ce-email")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#ce-error")).to_contain_text("Email")
+    await page.fill("#ce-email", "noura.o@example.com")
+    await page.fill("#ce-name", "نورة العتيبي")
+    await page.fill("#ce-new-key", "plan")
+    await page.fill("#ce-new-value", "gold")
+    await page.click("#ce-save")
+    await expect(page.locator("#customer-form")).to_have_count(0)
+    await expect(page.locator("#customer-name")).to_have_text("نورة العتيبي")
+    await expect(page.locator("#conv-title")).to_have_text("نورة العتيبي")
+    await expect(page.locator("#customer dd", has_text="noura.o@example.com")).to_have_count(1)
+    await expect(page.locator("#customer dd", has_text="gold")).to_have_count(1)
+    await expect(page.locator("#timeline .msg-activity").last).to_contain_text("Customer details")

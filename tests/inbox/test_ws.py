@@ -6,23 +6,10 @@ import asyncio
 import json
 from typing import Any
 
-from aiohttp import WSMsgType
-
 from core.actions import do_raise_alert
 from core.types import Role
 from inbox.keys import RUNTIME
-from tests.inbox.conftest import Client, login_as, memory
-
-
-async def next_event(ws: Any, name: str, within: float = 5.0) -> dict[str, Any]:
-    """Read frames until one carries the named event."""
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == WSMsgType.TEXT, msg
-            data: dict[str, Any] = json.loads(msg.data)
-            if data["event"] == name:
-                return data
+from tests.inbox.conftest import Client, login_as, memory, next_event
 
 
 async def test_socket_needs_a_session(client: Client) -> None:

@@ -32,7 +32,7 @@ export function h(tag, attrs = {}, ...children) {
 export function clear(el) { el.replaceChildren(); return el; }
 
 export class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, details = []) { super(message); this.status = status; this.code = code; this.details = details; }
 }
 
 export async function api(method, path, body) {
@@ -44,7 +44,7 @@ export async function api(method, path, body) {
     // The session expired or was ended elsewhere: back to the login page.
     if (resp.status === 401 && state.me && path !== "/auth/login") location.href = "/";
     const err = (data && data.error) || {};
-    throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText);
+    throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText, err.details || []);
   }
   return data;
 }

@@ -7,6 +7,9 @@ export const STRINGS = {
     switch_lang_label: "Switch the interface to Arabic",
     // Inbox: timeline paging, customer edit, activity lines (kept together to ease merges).
     earlier_messages: "Load earlier messages",
+    edit_details: "Edit", ce_name: "Name", attributes: "Attributes", attr_key: "New attribute",
+    attr_value: "Value", remove: "Remove", customer_saved: "Customer details saved.",
+    invalid_field: "Check this field: {field}.",
     v_teams: "My teams", team_label: "Team", team_none: "No team", team_pick: "Route to team…",
     a_team: "Routed to team {name}", a_team_removed: "Removed from team {name}",
     a_team_deleted: "Team {name} was deleted", teams_title: "Teams", team_create: "Create team",
@@ -81,6 +84,9 @@ export const STRINGS = {
     switch_lang_label: "Switch the interface to English",
     // صندوق الوارد: الرسائل الأقدم، تعديل العميل، سطور النشاط.
     earlier_messages: "عرض الرسائل الأقدم",
+    edit_details: "تعديل", ce_name: "الاسم", attributes: "معلومات إضافية", attr_key: "معلومة جديدة",
+    attr_value: "القيمة", remove: "حذف", customer_saved: "حُفظت بيانات العميل.",
+    invalid_field: "راجع هذا الحقل: {field}.",
     v_teams: "فرقي", team_label: "الفريق", team_none: "بدون فريق", team_pick: "تحويل إلى فريق…",
     a_team: "حُوّلت إلى فريق {name}", a_team_removed: "أُزيلت من فريق {name}",
     a_team_deleted: "حُذف فريق {name}", teams_title: "الفرق", team_create: "إنشاء فريق",

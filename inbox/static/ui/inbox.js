@@ -640,7 +640,10 @@ function upsertMessage(m) {
 
 // ---------- customer panel ----------
 async function loadCustomer(id) {
-  try { ui.customer = await api("GET", `/customers/${id}`); } catch { return; }
+  let customer;
+  try { customer = await api("GET", `/customers/${id}`); } catch { return; }
+  if (ui.customer?.id !== customer.id) ui.editingCustomer = false;
+  ui.customer = customer;
   renderCustomer();
   if (ui.current && ui.current.conversation.customer_id === id && $("reply-channel")) fillPicker($("reply-channel"));
 }
@@ -656,7 +659,9 @@ function renderCustomer() {
   const add = (k, v) => { if (v) dl.append(h("dt", {}, k), h("dd", { dir: "auto" }, String(v))); };
   add(t("email"), c.email); add(t("phone"), c.phone); add(t("language"), c.language && t(`l_${c.language}`));
   for (const [k, v] of Object.entries(c.attributes || {})) add(k, typeof v === "object" ? JSON.stringify(v) : v);
-  pane.append(h("h3", {}, t("details")), dl);
+  pane.append(h("h3", {}, t("details"),
+    ui.editingCustomer ? null : h("button", { type: "button", class: "link", id: "customer-edit", onclick: () => { ui.editingCustomer = true; renderCustomer(); $("ce-name")?.focus(); } }, t("edit_details"))),
+  ui.editingCustomer ? customerForm(c) : dl);
   pane.append(h("h3", {}, t("orders")), c.orders.length ? h("ul", {}, c.orders.map((o) =>
     h("li", {}, h("strong", {}, o.number), ` · ${o.status} · ${o.total} ${o.currency}`, o.eta ? ` · ${o.eta}` : ""))) : h("p", {}, t("none")));
   pane.append(h("h3", {}, t("past")), h("ul", {}, c.conversations.map((cv) =>
@@ -664,6 +669,71 @@ function renderCustomer() {
       " ", h("span", { class: `badge status-${cv.status}` }, t(`s_${cv.status}`)), " ", h("span", { class: "time" }, fmtTime(cv.last_message_at))))));
   if (state.me.role !== "agent") pane.append(mergeBox(c));
 }
+
+const FIELD_LABEL = { display_name: "ce_name", email: "email", phone: "phone", language: "language", attributes: "attributes" };
+
+/** The customer's profile as a form; sends only what changed (PATCH), errors name the field. */
+function customerForm(c) {
+  const field = (id, label, input) => h("div", { class: "ce-field" }, h("label", { for: id }, label), input);
+  const name = h("input", { id: "ce-name", value: c.display_name || "", dir: "auto", required: true, maxlength: "200" });
+  const email = h("input", { id: "ce-email", type: "email", value: c.email || "", dir: "ltr" });
+  const phone = h("input", { id: "ce-phone", type: "tel", value: c.phone || "", dir: "ltr" });
+  const langs = [...new Set(["ar", "en", c.language].filter(Boolean))];
+  const language = h("select", { id: "ce-language" }, langs.map((l) => h("option", { value: l, selected: l === c.language }, tOr(`l_${l}`, l))));
+  const attrs = Object.entries(c.attributes || {});
+  const rows = attrs.map(([k, v]) => {
+    const value = h("input", { value: typeof v === "object" ? JSON.stringify(v) : String(v), "aria-label": k, dir: "auto", "data-key": k, class: "ce-attr" });
+    const drop = h("input", { type: "checkbox", "aria-label": t("f_remove", { name: k }), "data-drop": k });
+    return h("li", {}, h("span", { class: "ce-key", dir: "auto" }, k), value, h("label", { class: "hint" }, drop, t("remove")));
+  });
+  const newKey = h("input", { id: "ce-new-key", placeholder: t("attr_key"), "aria-label": t("attr_key"), dir: "auto", maxlength: "64" });
+  const newValue = h("input", { id: "ce-new-value", placeholder: t("attr_value"), "aria-label": t("attr_value"), dir: "auto" });
+  const error = h("p", { class: "error", id: "ce-error", role: "alert" });
+  const inputs = { display_name: name, email, phone, language, attributes: newKey };
+  // novalidate: the server checks every field and its 422 names the one to fix, in any language.
+  const form = h("form", { id: "customer-form", class: "customer-form", novalidate: true },
+    field("ce-name", t("ce_name"), name), field("ce-email", t("email"), email),
+    field("ce-phone", t("phone"), phone), field("ce-language", t("language"), language),
+    h("fieldset", {}, h("legend", {}, t("attributes")), h("ul", { class: "ce-attrs" }, rows, h("li", {}, newKey, newValue))),
+    error,
+    h("div", { class: "actions" },
+      h("button", { type: "submit", class: "primary", id: "ce-save" }, t("save")),
+      h("button", { type: "button", id: "ce-cancel", onclick: () => { ui.editingCustomer = false; renderCustomer(); } }, t("cancel"))));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    for (const el of Object.values(inputs)) el.removeAttribute("aria-invalid");
+    const patch = {};
+    if (name.value.trim() !== (c.display_name || "")) patch.display_name = name.value.trim();
+    if (email.value.trim() !== (c.email || "")) patch.email = email.value.trim() || null;
+    if (phone.value.trim() !== (c.phone || "")) patch.phone = phone.value.trim() || null;
+    if (language.value !== (c.language || "")) patch.language = language.value;
+    const attributes = {};
+    for (const el of form.querySelectorAll("input.ce-attr")) {
+      const k = el.dataset.key;
+      const before = c.attributes[k];
+      if (form.querySelector(`input[data-drop="${CSS.escape(k)}"]`).checked) attributes[k] = null;
+      else if (el.value !== (typeof before === "object" ? JSON.stringify(before) : String(before))) attributes[k] = el.value;
+    }
+    if (newKey.value.trim()) attributes[newKey.value.trim()] = newValue.value;
+    if (Object.keys(attributes).length) patch.attributes = attributes;
+    if (!Object.keys(patch).length) { ui.editingCustomer = false; renderCustomer(); return; }
+    try {
+      ui.customer = { ...ui.customer, ...(await api("PATCH", `/customers/${c.id}`, patch)) };
+      ui.editingCustomer = false;
+      renderCustomer();
+      toast(t("customer_saved"));
+    } catch (e) {
+      const bad = (e.details || []).map((d) => String(d.field).split(".")[0]).filter((f) => inputs[f]);
+      for (const f of bad) inputs[f].setAttribute("aria-invalid", "true");
+      error.textContent = bad.length ? t("invalid_field", { field: bad.map((f) => t(FIELD_LABEL[f])).join("، ") }) : t("failed", { msg: e.message });
+      (inputs[bad[0]] || name).focus();
+    }
+  });
+  return form;
+}
+
+/** A translated string when one exists, else the fallback (a language code we have no name for). */
+function tOr(key, fallback) { const s = t(key); return s === key ? fallback : s; }
 
 function mergeBox(target) {
   const box = h("div", { class: "merge-box" });
@@ -743,6 +813,16 @@ function onEvent(ev) {
       break;
     case "customer.merged":
       if (ui.customer && [d.source_id, d.target_id].includes(ui.customer.id)) loadCustomer(d.target_id);
+      break;
+    case "customer.updated":
+      if (ui.current?.customer.id === d.customer.id) {
+        ui.current.customer = d.customer;
+        const title = $("conv-title");
+        if (title) title.textContent = d.customer.display_name || t("conv_n", { id: ui.current.conversation.id });
+      }
+      // Never under an agent's half-typed edit: their form keeps its values.
+      if (ui.customer?.id === d.customer.id && !ui.editingCustomer) loadCustomer(d.customer.id);
+      scheduleRefresh();
       break;
     default:
   }
