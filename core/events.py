@@ -24,6 +24,10 @@ TEAM_DELETED = "team.deleted"
 CUSTOMER_MERGED = "customer.merged"
 CUSTOMER_UPDATED = "customer.updated"
 ALERT_RAISED = "alert.raised"
+# Internal: never delivered to webhooks (not in ALL_EVENTS). The WebSocket fan-out closes the
+# named sessions' sockets instead of forwarding `session.revoked`.
+AGENT_UPDATED = "agent.updated"
+SESSION_REVOKED = "session.revoked"
 
 ALL_EVENTS = (
     MESSAGE_CREATED,

@@ -45,6 +45,30 @@ class AgentBody(Strict):
     language: Literal["en", "ar"] = "en"
 
 
+Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+
+
+class AgentPatch(Strict):
+    """An agent's new name, role or state (admins)."""
+
+    display_name: Name | None = None
+    role: Role | None = None
+    active: bool | None = None
+
+
+class PasswordBody(Strict):
+    """A new password an admin sets for an agent."""
+
+    password: Password
+
+
+class PasswordChangeBody(Strict):
+    """My current password and the new one."""
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    new_password: Password
+
+
 class ConversationQuery(Strict):
     """Filters and paging for the conversation list."""
 

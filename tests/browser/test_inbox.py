@@ -245,3 +245,16 @@ async def test_agent_edits_the_customer_from_the_panel(live: Live, browser: Brow
     await expect(page.locator("#customer dd", has_text="noura.o@example.com")).to_have_count(1)
     await expect(page.locator("#customer dd", has_text="gold")).to_have_count(1)
     await expect(page.locator("#timeline .msg-activity").last).to_contain_text("Customer details")
+
+
+async def test_page_returns_to_login_when_the_session_is_revoked(
+    live: Live, browser: Browser
+) -> None:
+    """Deactivating an agent closes their socket (4401) and their page shows the login form."""
+    from core.accounts import do_update_agent
+
+    sara = await live.agent("sara")
+    page = await login(browser, live, "sara")
+    await do_update_agent(live.rt, sara, active=False)
+    await expect(page.locator("#login")).to_be_visible()
+    await expect(page.locator("#app")).to_be_hidden()

@@ -158,7 +158,12 @@ export function connectLive(onEvent, onReconnect) {
       if (data.event === "hello") { document.body.dataset.live = "on"; return; }
       try { onEvent(data); } catch (e) { console.error(e); }
     });
-    ws.addEventListener("close", () => { document.body.dataset.live = "off"; setTimeout(open, delay); delay = Math.min(delay * 2, 15000); });
+    ws.addEventListener("close", (ev) => {
+      document.body.dataset.live = "off";
+      // 4401: the session ended (logout elsewhere, password reset, deactivation, expiry).
+      if (ev.code === 4401) { location.href = "/"; return; }
+      setTimeout(open, delay); delay = Math.min(delay * 2, 15000);
+    });
   };
   open();
 }
