@@ -478,6 +478,7 @@ async def do_escalate(
     priority: Priority | None = None,
     detail: str | None = None,
     only_from: Collection[ConversationStatus] | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> Conversation:
     """Hand a conversation to the human queue (``pending``) with a reason; idempotent.
 
@@ -491,6 +492,8 @@ async def do_escalate(
         only_from: escalate only while the status is one of these, checked under the row lock;
             otherwise nothing changes. Automatic steps pass ``(BOT,)`` so a conversation an agent
             took while the step ran is never pulled back into the queue.
+        facts: what the timeline line shows in the agent's language (``anger``, ``error``),
+            kept in its ``meta`` beside the English ``detail``.
 
     Returns:
         The conversation as it is now.
@@ -521,6 +524,7 @@ async def do_escalate(
             previous_status=str(previous),
             priority=str(new_priority),
             detail=detail,
+            **(facts or {}),
         )
 
     return await _change(

@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from core import actions
-from core.types import Attachment, InboundMessage, Role
+from core.types import Attachment, ConversationStatus, InboundMessage, Role
 from tests.browser.conftest import Live, login
 from tests.inbox.conftest import eventually
 
@@ -258,3 +258,41 @@ async def test_page_returns_to_login_when_the_session_is_revoked(
     await do_update_agent(live.rt, sara, active=False)
     await expect(page.locator("#login")).to_be_visible()
     await expect(page.locator("#app")).to_be_hidden()
+
+
+async def test_activity_lines_read_in_arabic(live: Live, browser: Browser) -> None:
+    """In the Arabic UI escalation, alert, assignment and edit lines are Arabic, not server text."""
+    sara = await live.agent("sara", language="ar")
+    huda = await live.agent("huda", Role.SUPERVISOR)
+    result = await actions.do_ingest(
+        live.rt, InboundMessage("memory", "mem-9", "mem-9-1", "وش هالخدمة؟!", "خالد")
+    )
+    cid = result.conversation_id
+    await actions.do_escalate(
+        live.rt,
+        cid,
+        "anger",
+        detail="angry message (anger 0.88)",
+        facts={"anger": 0.88},
+        only_from=(ConversationStatus.BOT,),
+    )
+    await actions.do_raise_alert(live.rt, cid, "anger", "angry message (anger 0.88)", anger=0.88)
+    await actions.do_assign(live.rt, cid, sara, agent_id=huda)
+    await actions.do_update_customer(live.rt, result.customer_id, {"email": "k@example.com"})
+    page = await login(browser, live, "sara", lang="ar")
+    # Every string the pages use exists in Arabic too.
+    missing = await page.evaluate(
+        "import('/static/ui/i18n.js').then(m => "
+        "Object.keys(m.STRINGS.en).filter(k => !(k in m.STRINGS.ar)))"
+    )
+    assert missing == []
+    await page.click('#views [data-view="mine"]')
+    await page.click(f'.conv-item[data-id="{cid}"]')
+    lines = page.locator("#timeline .msg-activity")
+    await expect(lines).to_have_count(4)
+    await expect(lines.nth(0)).to_contain_text("حُوّلت إلى موظف: العميل غاضب (الغضب 88٪)")
+    await expect(lines.nth(1)).to_contain_text("تنبيه: عميل غاضب (الغضب 88٪)")
+    await expect(lines.nth(2)).to_contain_text("أُسندت إلى Sara")
+    await expect(lines.nth(3)).to_contain_text("عُدّلت بيانات العميل: البريد")
+    for english in ("Escalated", "angry message", "Assigned", "Alert", "Customer details"):
+        await expect(page.locator("#timeline")).not_to_contain_text(english)

@@ -3,6 +3,7 @@ import {
   api, agentName, applyLanguage, channelBadge, clear, connectLive, fmtTime, h, languageButton,
   loadMe, loadTeams, logout, moodBadge, qs, since, state, t, teamChip, toast,
 } from "./common.js";
+import { activityText } from "./activity.js";
 
 const VIEWS = {
   mine: { assignee: "me", status: "open" },
@@ -248,28 +249,6 @@ function markRead(id, messageId) {
 function clearUnreadBadge(id) {
   ui.unread.set(id, 0);
   document.querySelector(`.conv-item[data-id="${id}"] .unread`)?.remove();
-}
-
-function activityText(m) {
-  const meta = m.meta || {};
-  switch (meta.action) {
-    case "escalated": {
-      const key = `r_${meta.reason}`;
-      const reason = t(key) === key ? meta.reason : t(key);
-      return t("a_escalated", { reason }) + (meta.detail ? ` (${meta.detail})` : "");
-    }
-    case "assigned": return t("a_assigned", { name: agentName(meta.assignee_id) });
-    case "taken_over": return t("a_taken_over", { name: agentName(m.agent_id) });
-    case "merged": return t("a_merged", { source: meta.source_id, target: meta.target_id });
-    case "labelled": return t("a_labelled", { labels: (meta.labels || []).join("، ") || "—" });
-    case "alert": return t("a_alert", { detail: m.text });
-    case "priority": return t("a_priority", { priority: t(`p_${meta.priority}`) });
-    case "team":
-      if (meta.reason === "team_deleted") return t("a_team_deleted", { name: meta.previous_team_name || "—" });
-      return meta.team_id ? t("a_team", { name: meta.team_name }) : t("a_team_removed", { name: meta.previous_team_name || "—" });
-    case "unassigned": case "resolved": case "reopened": case "handed_to_bot": return t(`a_${meta.action}`);
-    default: return m.text;
-  }
 }
 
 function authorName(m) {
