@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import events as ev
 from core.bus import delivery_queue, pipeline_queue
 from core.db import in_transaction
-from core.errors import ConflictError, Invalid, NotFound
+from core.errors import ConflictError, Forbidden, Invalid, NotFound
 from core.events import Event
 from core.models import Agent, Conversation, Customer, Identity, Message, Order, Team, utcnow
 from core.runtime import Runtime
@@ -546,6 +546,7 @@ async def do_escalate(
     priority: Priority | None = None,
     detail: str | None = None,
     only_from: Collection[ConversationStatus] | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> Conversation:
     """Hand a conversation to the human queue (``pending``) with a reason; idempotent.
 
@@ -559,6 +560,8 @@ async def do_escalate(
         only_from: escalate only while the status is one of these, checked under the row lock;
             otherwise nothing changes. Automatic steps pass ``(BOT,)`` so a conversation an agent
             took while the step ran is never pulled back into the queue.
+        facts: what the timeline line shows in the agent's language (``anger``, ``error``),
+            kept in its ``meta`` beside the English ``detail``.
 
     Returns:
         The conversation as it is now.
@@ -589,6 +592,7 @@ async def do_escalate(
             previous_status=str(previous),
             priority=str(new_priority),
             detail=detail,
+            **(facts or {}),
         )
 
     return await _change(
@@ -625,13 +629,38 @@ async def do_set_priority(
 
 
 async def do_assign(
-    rt: Runtime, conversation_id: int, assignee_id: int | None, *, agent_id: int | None
+    rt: Runtime,
+    conversation_id: int,
+    assignee_id: int | None,
+    *,
+    agent_id: int | None,
+    colleagues: bool = True,
 ) -> Conversation:
-    """Give the conversation to an agent (it becomes ``open``), or back to the queue."""
+    """Give the conversation to an agent (it becomes ``open``), or back to the queue.
+
+    Args:
+        rt: the runtime.
+        conversation_id: the conversation.
+        assignee_id: the new owner, None to return it to the queue.
+        agent_id: who does it.
+        colleagues: whether ``agent_id`` may take or drop a conversation another agent owns
+            (supervisors may; agents may not). Checked under the row lock, so a colleague who
+            took it a moment earlier keeps it.
+
+    Returns:
+        The conversation as it is now.
+    """
 
     async def change(session: AsyncSession, conv: Conversation) -> Message | None:
         if conv.status == ConversationStatus.RESOLVED:
             raise ConflictError("reopen the conversation before assigning it", code="resolved")
+        if not colleagues and conv.assignee_id not in (None, agent_id):
+            owner = await session.get(Agent, conv.assignee_id)
+            name = owner.display_name if owner else f"agent {conv.assignee_id}"
+            raise Forbidden(
+                f"{name} owns this conversation; only a supervisor or admin can take it "
+                "from them or return it to the queue"
+            )
         if assignee_id is None:
             if conv.assignee_id is None:
                 return None
@@ -1021,33 +1050,81 @@ async def do_merge_customers(
     return target
 
 
+CUSTOMER_FIELDS = ("display_name", "language", "email", "phone")
+
+
 async def do_update_customer(
     rt: Runtime,
     customer_id: int,
+    changes: Mapping[str, Any],
     *,
-    display_name: str | None = None,
-    language: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    attributes: dict[str, Any] | None = None,
+    agent_id: int | None = None,
 ) -> Customer:
-    """Edit a customer's profile fields; attributes are merged key by key."""
+    """Edit a customer's profile; writes an activity line and emits ``customer.updated``.
+
+    Args:
+        rt: the runtime.
+        customer_id: the customer (a merged-away id edits the customer it was merged into).
+        changes: any of ``display_name``, ``language``, ``email``, ``phone`` (None clears
+            email and phone) and ``attributes``, merged key by key (a None value removes a key).
+        agent_id: who edited.
+
+    Returns:
+        The customer as it is now; nothing is written or emitted when nothing changed.
+    """
+    unknown = set(changes) - {*CUSTOMER_FIELDS, "attributes"}
+    if unknown:
+        raise Invalid(f"unknown customer fields: {', '.join(sorted(unknown))}")
+    for name in ("display_name", "language"):
+        if name in changes and not (changes[name] or "").strip():
+            raise Invalid(f"{name} cannot be empty", code="validation_error")
+    out: list[Event] = []
 
     async def work(session: AsyncSession) -> Customer:
+        out.clear()
         customer = await surviving_customer(session, customer_id)
-        if display_name is not None:
-            customer.display_name = display_name
-        if language is not None:
-            customer.language = language
-        if email is not None:
-            customer.email = email
-        if phone is not None:
-            customer.phone = phone
-        if attributes:
-            customer.attributes = {**(customer.attributes or {}), **attributes}
+        changed: list[str] = []
+        for name in CUSTOMER_FIELDS:
+            if name in changes and getattr(customer, name) != changes[name]:
+                setattr(customer, name, changes[name])
+                changed.append(name)
+        if "attributes" in changes:
+            before = dict(customer.attributes or {})
+            after = {**before, **changes["attributes"]}
+            after = {k: v for k, v in after.items() if v is not None}
+            if after != before:
+                customer.attributes = after
+                changed.extend(
+                    f"attributes.{k}"
+                    for k in sorted(set(before) | set(after))
+                    if before.get(k) != after.get(k)
+                )
+        if not changed:
+            return customer
+        conv = await active_conversation(session, customer.id)
+        line = Message(
+            customer_id=customer.id,
+            conversation_id=conv.id if conv else None,
+            kind=MessageKind.ACTIVITY,
+            author=Author.AGENT if agent_id else Author.SYSTEM,
+            agent_id=agent_id,
+            text="Customer details changed: " + ", ".join(changed),
+            meta={"action": "customer_updated", "fields": changed},
+        )
+        session.add(line)
+        await session.flush()
+        out.append(Event(ev.MESSAGE_CREATED, message_dict(line)))
+        out.append(
+            Event(
+                ev.CUSTOMER_UPDATED,
+                {"customer": customer_dict(customer), "fields": changed, "agent_id": agent_id},
+            )
+        )
         return customer
 
-    return await in_transaction(rt.sessions, work)
+    customer = await in_transaction(rt.sessions, work)
+    await emit(rt, out)
+    return customer
 
 
 async def do_touch_agent(rt: Runtime, agent_id: int, when: datetime | None = None) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +26,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from core.text import matches_search, normalize_for_search
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +63,10 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=5000")
         cur.close()
+        # Search on SQLite folds and matches Arabic text with the same Python as everywhere
+        # else, inside the query, so it can scan every row and stop at the first page.
+        dbapi_conn.create_function("tawasul_fold", 1, _sqlite_fold, deterministic=True)
+        dbapi_conn.create_function("tawasul_match", 2, _sqlite_match, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -69,6 +77,22 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+def _sqlite_fold(text: str | None) -> str:
+    """SQL ``tawasul_fold(text)``: `normalize_for_search`, NULL as empty."""
+    return normalize_for_search(text or "")
+
+
+@lru_cache(maxsize=64)
+def _groups(spec: str) -> tuple[tuple[str, ...], ...]:
+    """A search's groups, decoded once per query rather than once per row."""
+    return tuple(tuple(group) for group in json.loads(spec))
+
+
+def _sqlite_match(text: str | None, spec: str) -> int:
+    """SQL ``tawasul_match(text, groups_json)``: `matches_search` as 0/1."""
+    return int(matches_search(text or "", _groups(spec)))
 
 
 def make_sessions(engine: AsyncEngine) -> Sessions:

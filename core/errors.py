@@ -23,6 +23,13 @@ class NotFound(DomainError):
     http_status = 404
 
 
+class Forbidden(DomainError):
+    """The caller's role does not allow this."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class ConflictError(DomainError):
     """The request contradicts the current state."""
 

@@ -22,7 +22,12 @@ CONVERSATION_READ = "conversation.read"
 TEAM_UPDATED = "team.updated"
 TEAM_DELETED = "team.deleted"
 CUSTOMER_MERGED = "customer.merged"
+CUSTOMER_UPDATED = "customer.updated"
 ALERT_RAISED = "alert.raised"
+# Internal: never delivered to webhooks (not in ALL_EVENTS). The WebSocket fan-out closes the
+# named sessions' sockets instead of forwarding `session.revoked`.
+AGENT_UPDATED = "agent.updated"
+SESSION_REVOKED = "session.revoked"
 
 ALL_EVENTS = (
     MESSAGE_CREATED,
@@ -38,6 +43,7 @@ ALL_EVENTS = (
     TEAM_UPDATED,
     TEAM_DELETED,
     CUSTOMER_MERGED,
+    CUSTOMER_UPDATED,
     ALERT_RAISED,
 )
 

@@ -80,6 +80,7 @@ class SentimentStep:
                     priority=Priority.HIGH,
                     detail=detail,
                     only_from=(ConversationStatus.BOT,),
+                    facts={"anger": round(anger, 3)},
                 )
                 escalated = (
                     conv.status == ConversationStatus.PENDING and conv.escalation_reason == "anger"

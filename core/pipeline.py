@@ -131,8 +131,16 @@ async def on_pipeline_dead(rt: Runtime, job: Job, exc: BaseException) -> None:
                     priority=Priority.HIGH,
                     detail=detail,
                     only_from=(ConversationStatus.BOT,),
+                    facts={"error": type(exc).__name__},
                 )
-            await do_raise_alert(rt, conv.id, "pipeline_error", detail, message_id=message_id)
+            await do_raise_alert(
+                rt,
+                conv.id,
+                "pipeline_error",
+                detail,
+                message_id=message_id,
+                error=type(exc).__name__,
+            )
         except DomainError:
             log.exception("could not escalate after pipeline failure of message %s", message_id)
     # Marked last: a crash before this line leaves the message for the sweeper to retry.

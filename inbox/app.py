@@ -31,8 +31,18 @@ from core.webhooks import WebhookWorker
 from inbox.api import api
 from inbox.auth import auth_middleware
 from inbox.errors import error_middleware
-from inbox.keys import CONNECTORS, ENGINE, FILES, HTTP, RUNTIME, SETTINGS, SOCKETS
+from inbox.keys import (
+    CONNECTORS,
+    ENGINE,
+    FILES,
+    HTTP,
+    LOGIN_THROTTLE,
+    RUNTIME,
+    SETTINGS,
+    SOCKETS,
+)
 from inbox.pages import setup_pages
+from inbox.throttle import LoginThrottle
 from inbox.ws import fan_out, websocket
 
 log = logging.getLogger(__name__)
@@ -112,6 +122,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[SOCKETS] = weakref.WeakSet()
+    app[LOGIN_THROTTLE] = LoginThrottle()
 
     async def sink(inbound: InboundMessage) -> IngestResult:
         return await do_ingest(app[RUNTIME], inbound)

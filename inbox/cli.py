@@ -1,4 +1,4 @@
-"""Command line: serve, migrate, create-agent, demo."""
+"""Command line: serve, migrate, create-agent, set-password, deactivate-agent, demo."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import os
 import sys
 
 from aiohttp import web
+from sqlalchemy import select
 
-from core.accounts import do_create_agent
+from core.accounts import do_create_agent, do_set_password, do_update_agent
 from core.db import make_engine, make_sessions
 from core.errors import DomainError
 from core.migrate import upgrade
+from core.models import Agent
+from core.runtime import Runtime
 from core.settings import Settings, is_loopback
 from core.types import Role
 
@@ -34,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument(
         "--password-env", default="TAWASUL_PASSWORD", help="read the password from this variable"
     )
+    reset = sub.add_parser("set-password", help="set an agent's password; ends their sessions")
+    reset.add_argument("--login", required=True)
+    reset.add_argument(
+        "--password-env", default="TAWASUL_PASSWORD", help="read the password from this variable"
+    )
+    off = sub.add_parser("deactivate-agent", help="stop an agent logging in; ends their sessions")
+    off.add_argument("--login", required=True)
     sub.add_parser("demo", help="seed demo agents, customers and conversations (idempotent)")
     return parser
 
@@ -66,6 +76,41 @@ async def _create_agent(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _manage_agent(settings: Settings, args: argparse.Namespace) -> int:
+    """set-password or deactivate-agent, through the same do_* actions as the API."""
+    from inbox.app import make_bus
+
+    password = ""
+    if args.command == "set-password":
+        password = os.environ.get(args.password_env) or getpass.getpass("new password: ")
+    engine = make_engine(settings.database_url)
+    await upgrade(engine)
+    # With REDIS_URL set, running services hear session.revoked and close the agent's
+    # sockets at once; otherwise their next session re-check (within a minute) does.
+    rt = Runtime(sessions=make_sessions(engine), bus=make_bus(settings), settings=settings)
+    try:
+        async with rt.sessions() as session:
+            agent = (
+                await session.execute(select(Agent).where(Agent.login == args.login.lower()))
+            ).scalar_one_or_none()
+        if agent is None:
+            print(f"error: no agent with login {args.login!r}", file=sys.stderr)
+            return 1
+        if args.command == "set-password":
+            await do_set_password(rt, agent.id, password)
+            print(f"password of {agent.login!r} set; their sessions ended")
+        else:
+            await do_update_agent(rt, agent.id, active=False)
+            print(f"{agent.login!r} deactivated; their sessions ended")
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await rt.bus.close()
+        await engine.dispose()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = _parser().parse_args(argv)
@@ -93,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "create-agent":
         return asyncio.run(_create_agent(settings, args))
+    if args.command in ("set-password", "deactivate-agent"):
+        return asyncio.run(_manage_agent(settings, args))
     if args.command == "demo":
         from inbox.demo import seed
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -12,6 +14,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from core.types import ConversationStatus, Priority, Role
 
@@ -42,6 +45,30 @@ class AgentBody(Strict):
     language: Literal["en", "ar"] = "en"
 
 
+Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+
+
+class AgentPatch(Strict):
+    """An agent's new name, role or state (admins)."""
+
+    display_name: Name | None = None
+    role: Role | None = None
+    active: bool | None = None
+
+
+class PasswordBody(Strict):
+    """A new password an admin sets for an agent."""
+
+    password: Password
+
+
+class PasswordChangeBody(Strict):
+    """My current password and the new one."""
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    new_password: Password
+
+
 class ConversationQuery(Strict):
     """Filters and paging for the conversation list."""
 
@@ -63,6 +90,13 @@ class TimelineQuery(Strict):
 
     limit: int = Field(default=200, ge=1, le=1000)
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class MessagePageQuery(Strict):
+    """A page of one conversation's timeline: the newest ``limit`` entries before a message."""
+
+    before: int | None = Field(default=None, ge=1, description="a message id; default: newest")
+    limit: int = Field(default=100, ge=1, le=500)
 
 
 class CustomerQuery(Strict):
@@ -151,6 +185,66 @@ class LabelsBody(Strict):
     labels: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
         max_length=20
     )
+
+
+def _email(value: str) -> str:
+    """A plausible address (one @, a dot in the domain), lower-cased."""
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        raise ValueError("not an email address")
+    return value.lower()
+
+
+def _phone(value: str) -> str:
+    """Digits with an optional leading + and spaces, dashes, dots or brackets between."""
+    if not re.fullmatch(r"\+?[0-9][0-9 ().-]{3,38}", value) or sum(c.isdigit() for c in value) < 4:
+        raise ValueError("not a phone number")
+    return value
+
+
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(_email)
+]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_phone)
+]
+AttributeKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+AttributeValue = Annotated[str, StringConstraints(max_length=500)] | int | float | bool | None
+
+
+class CustomerPatch(Strict):
+    """Profile fields to change; left out stays, email or phone null clears it."""
+
+    display_name: Name | None = None
+    language: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")] | None
+    ) = None
+    email: Email | None = None
+    phone: Phone | None = None
+    attributes: dict[AttributeKey, AttributeValue] | None = Field(
+        default=None, max_length=50, description="merged key by key; a null value removes the key"
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> CustomerPatch:
+        """At least one field, and null only where it means 'clear'."""
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        errors: list[InitErrorDetails] = [
+            {
+                "type": PydanticCustomError("not_null", "cannot be null; leave it out to keep it"),
+                "loc": (name,),
+                "input": None,
+            }
+            for name in ("display_name", "language", "attributes")
+            if name in self.model_fields_set and getattr(self, name) is None
+        ]
+        if errors:
+            raise ValidationError.from_exception_data("CustomerPatch", errors)
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """The fields the client sent, as ``do_update_customer`` takes them."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class MergeBody(Strict):

@@ -1,6 +1,6 @@
 """Regenerate docs/screenshots: the demo data in real headless Chromium, English and Arabic.
 
-.venv/bin/python scripts/ui_screenshots.py docs/screenshots
+PYTHONPATH=. .venv/bin/python scripts/ui_screenshots.py docs/screenshots
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy import select
 
 from core import actions
@@ -118,11 +118,16 @@ async def main(out: Path) -> None:
                 await page.locator(".conv-item.angry").first.click()
                 await page.wait_for_selector("#timeline .msg-note")
                 await shoot(page, out / f"inbox-{lang}.png")
-                if lang == "en":
-                    await page.locator(".conv-item[data-id]").nth(1).click()
-                    await page.fill("#reply-text", "/")
-                    await page.type("#reply-text", "re")
-                    await shoot(page, out / "conversation-canned-en.png")
+                second = page.locator(".conv-item[data-id]").nth(1)
+                cid = await second.get_attribute("data-id")
+                await second.click()
+                # The composer is re-rendered when the conversation opens: type into the new one.
+                await expect(page).to_have_url(f"{url}/#/c/{cid}")
+                await page.wait_for_selector("#customer-edit")
+                await page.fill("#reply-text", "/")
+                await page.type("#reply-text", "re")
+                await page.wait_for_selector("#canned-menu:not([hidden])")
+                await shoot(page, out / f"conversation-canned-{lang}.png")
                 await page.goto(url + "/supervisor")
                 await page.wait_for_selector("#tiles .tile")
                 await shoot(page, out / f"supervisor-{lang}.png")

@@ -8,24 +8,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
 from core import actions
-from core.errors import Invalid, NotFound
+from core.errors import Forbidden, Invalid, NotFound
 from core.files import FileMissing
 from core.models import Conversation, Customer, Message, Team, TeamMember
 from core.reads import do_mark_read, unread_counts
 from core.serialize import conversation_dict, customer_dict, message_dict
 from core.types import ConversationStatus, Role
 from inbox.api import api, current_agent
-from inbox.keys import FILES, RUNTIME
+from inbox.keys import FILES, RUNTIME, SETTINGS
 from inbox.schemas import (
     AssignBody,
     ConversationQuery,
     EscalateBody,
     LabelsBody,
+    MessagePageQuery,
     NoteBody,
     ReadBody,
     ReplyBody,
@@ -47,6 +50,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         return datetime.fromisoformat(when), int(row_id)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid("cursor is not one this API gave out", code="bad_cursor") from exc
+
+
+def has_label(label: str, sqlite: bool) -> ColumnElement[bool]:
+    """Whether the conversation's labels (a JSON array) hold exactly this label."""
+    if sqlite:
+        # SQLite keeps JSON text with \uXXXX escapes for non-ASCII, so a LIKE on the raw text
+        # never finds an Arabic label; json_each compares the decoded values.
+        each = func.json_each(Conversation.labels).table_valued("value")
+        return select(literal(1)).select_from(each).where(each.c.value == label).exists()
+    # jsonb `?`: is the string a top-level element of the array.
+    found: ColumnElement[bool] = type_coerce(Conversation.labels, JSONB).has_key(label)
+    return found
 
 
 def conversation_id(request: web.Request) -> int:
@@ -79,7 +94,8 @@ async def list_conversations(request: web.Request, query: ConversationQuery) -> 
     if query.sentiment:
         filters.append(Conversation.sentiment == query.sentiment)
     if query.label:
-        filters.append(cast(Conversation.labels, String).like(f'%"{query.label.lower()}"%'))
+        sqlite = request.app[SETTINGS].is_sqlite
+        filters.append(has_label(query.label.strip().lower(), sqlite))
     if query.team == "mine":
         filters.append(
             Conversation.team_id.in_(
@@ -141,35 +157,52 @@ async def list_conversations(request: web.Request, query: ConversationQuery) -> 
     return web.json_response({"items": items, "next_cursor": next_cursor})
 
 
+async def _timeline_page(
+    session: AsyncSession, cid: int, query: MessagePageQuery
+) -> tuple[list[Message], bool]:
+    """Up to ``limit`` entries before ``before`` (oldest first), and whether earlier ones exist."""
+    stmt = select(Message).where(Message.conversation_id == cid)
+    if query.before is not None:
+        stmt = stmt.where(Message.id < query.before)
+    # Newest first on ix_messages_conversation_timeline; one extra row says if there is more.
+    rows = (
+        (await session.execute(stmt.order_by(Message.id.desc()).limit(query.limit + 1)))
+        .scalars()
+        .all()
+    )
+    return list(reversed(rows[: query.limit])), len(rows) > query.limit
+
+
 @api.route("GET", "/conversations/{conversation_id}", tag="conversations")
-async def get_conversation(request: web.Request) -> web.Response:
-    """One conversation with its customer and its timeline."""
+async def get_conversation(request: web.Request, query: MessagePageQuery) -> web.Response:
+    """One conversation with its customer and its newest timeline entries (``has_earlier``)."""
     cid = conversation_id(request)
     async with request.app[RUNTIME].sessions() as session:
         conv = await session.get(Conversation, cid)
         if conv is None:
             raise NotFound(f"conversation {cid} does not exist")
         customer = await session.get(Customer, conv.customer_id)
-        messages = (
-            (
-                await session.execute(
-                    select(Message)
-                    .where(Message.conversation_id == cid)
-                    .order_by(Message.id.desc())
-                    .limit(500)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        messages, earlier = await _timeline_page(session, cid, query)
     assert customer is not None
     return web.json_response(
         {
             "conversation": conversation_dict(conv),
             "customer": customer_dict(customer),
-            "messages": [message_dict(m) for m in reversed(messages)],
+            "messages": [message_dict(m) for m in messages],
+            "has_earlier": earlier,
         }
     )
+
+
+@api.route("GET", "/conversations/{conversation_id}/messages", tag="conversations")
+async def conversation_messages(request: web.Request, query: MessagePageQuery) -> web.Response:
+    """Timeline entries before a message id, oldest first, and whether earlier ones exist."""
+    cid = conversation_id(request)
+    async with request.app[RUNTIME].sessions() as session:
+        if await session.get(Conversation, cid) is None:
+            raise NotFound(f"conversation {cid} does not exist")
+        messages, earlier = await _timeline_page(session, cid, query)
+    return web.json_response({"items": [message_dict(m) for m in messages], "has_earlier": earlier})
 
 
 @api.route("POST", "/conversations/{conversation_id}/reply", tag="conversations", status=201)
@@ -218,12 +251,20 @@ async def _apply(
 
 @api.route("POST", "/conversations/{conversation_id}/assign", tag="conversations")
 async def assign(request: web.Request, body: AssignBody) -> web.Response:
-    """Assign to an agent (agents may only take it themselves), or return it to the queue."""
+    """Assign to an agent or return to the queue; agents only take free ones and drop their own."""
     agent = current_agent(request)
-    if body.agent_id not in (None, agent.id) and not Role(agent.role).allows(Role.SUPERVISOR):
-        raise Invalid("agents can only assign conversations to themselves", code="forbidden")
+    supervisor = Role(agent.role).allows(Role.SUPERVISOR)
+    if body.agent_id not in (None, agent.id) and not supervisor:
+        raise Forbidden(
+            "agents can only assign conversations to themselves; "
+            "assigning a colleague needs a supervisor or admin"
+        )
     conv = await actions.do_assign(
-        request.app[RUNTIME], conversation_id(request), body.agent_id, agent_id=agent.id
+        request.app[RUNTIME],
+        conversation_id(request),
+        body.agent_id,
+        agent_id=agent.id,
+        colleagues=supervisor,
     )
     return web.json_response(conversation_dict(conv))
 

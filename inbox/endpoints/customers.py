@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import and_, func, or_, select
 
-from core.actions import do_merge_customers, surviving_customer
+from core.actions import do_merge_customers, do_update_customer, surviving_customer
 from core.errors import NotFound
 from core.models import Conversation, Customer, Identity, Message, Order
 from core.serialize import (
@@ -19,7 +19,7 @@ from core.types import Role
 from inbox.api import api, current_agent
 from inbox.endpoints.conversations import decode_cursor, encode_cursor
 from inbox.keys import RUNTIME
-from inbox.schemas import CustomerQuery, MergeBody, TimelineQuery
+from inbox.schemas import CustomerPatch, CustomerQuery, MergeBody, TimelineQuery
 
 
 def customer_id(request: web.Request) -> int:
@@ -40,14 +40,17 @@ async def search_customers(request: web.Request, query: CustomerQuery) -> web.Re
             sub = sub.where(Identity.channel == query.channel)
         stmt = stmt.where(Customer.id.in_(sub))
     if query.q:
-        like = f"%{query.q.lower()}%"
+        # autoescape: a % or _ the agent typed is a character to find, not a wildcard.
+        needle = query.q.lower()
         stmt = stmt.where(
             or_(
-                func.lower(Customer.display_name).like(like),
-                func.lower(Customer.email).like(like),
-                Customer.phone.like(like),
+                func.lower(Customer.display_name).contains(needle, autoescape=True),
+                func.lower(Customer.email).contains(needle, autoescape=True),
+                Customer.phone.contains(needle, autoescape=True),
                 Customer.id.in_(
-                    select(Identity.customer_id).where(func.lower(Identity.external_id).like(like))
+                    select(Identity.customer_id).where(
+                        func.lower(Identity.external_id).contains(needle, autoescape=True)
+                    )
                 ),
             )
         )
@@ -137,6 +140,16 @@ async def timeline(request: web.Request, query: TimelineQuery) -> web.Response:
             "next_cursor": next_cursor,
         }
     )
+
+
+@api.route("PATCH", "/customers/{customer_id}", tag="customers")
+async def update_customer(request: web.Request, body: CustomerPatch) -> web.Response:
+    """Edit name, language, email, phone or attributes; pushes ``customer.updated``."""
+    agent = current_agent(request)
+    customer = await do_update_customer(
+        request.app[RUNTIME], customer_id(request), body.changes(), agent_id=agent.id
+    )
+    return web.json_response(customer_dict(customer))
 
 
 @api.route("POST", "/customers/{customer_id}/merge", role=Role.SUPERVISOR, tag="customers")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from core import actions
-from core.types import Attachment, InboundMessage, Role
+from core.types import Attachment, ConversationStatus, InboundMessage, Role
 from tests.browser.conftest import Live, login
 from tests.inbox.conftest import eventually
 
@@ -199,3 +200,99 @@ async def test_unverified_contact_email_is_flagged_on_the_customer(
     await expect(identities.filter(has_text="salma@example.com")).to_contain_text("غير موثّق")
     await expect(identities.filter(has_text="mem-88")).not_to_contain_text("غير موثّق")
     await expect(page.locator("#timeline .msg-activity").first).to_contain_text("salma@example.com")
+
+
+async def test_long_conversation_loads_earlier_messages(live: Live, browser: Browser) -> None:
+    """A conversation opens on its newest 100 entries; "Load earlier messages" brings the rest."""
+    await live.agent("sara")
+    for n in range(130):
+        result = await actions.do_ingest(
+            live.rt, InboundMessage("memory", "long", f"long-{n}", f"message {n}", "Lena")
+        )
+    await actions.do_escalate(live.rt, result.conversation_id, "customer_request")
+    page = await login(browser, live, "sara")
+    await page.click(f'.conv-item[data-id="{result.conversation_id}"]')
+    incoming = page.locator("#timeline .msg-incoming")
+    await expect(incoming).to_have_count(99)  # 100 entries: the escalation line is the newest
+    await expect(incoming.first).to_have_text(re.compile("message 31$"))
+    await page.click("#load-earlier")
+    await expect(incoming).to_have_count(130)
+    await expect(incoming.first).to_have_text(re.compile("message 0$"))
+    await expect(page.locator("#load-earlier")).to_have_count(0)
+    # The entry the agent was looking at stays in view.
+    await expect(page.locator("#timeline .msg-incoming", has_text="message 31")).to_be_in_viewport()
+
+
+async def test_agent_edits_the_customer_from_the_panel(live: Live, browser: Browser) -> None:
+    """The panel's form refuses a bad email on the field, then saves name, email and attribute."""
+    await live.agent("sara")
+    conv = await _arabic_customer(live)
+    page = await login(browser, live, "sara")
+    await page.click(f'.conv-item[data-id="{conv}"]')
+    await page.click("#customer-edit")
+    await page.fill("#ce-email", "noura-at-example")
+    await page.click("#ce-save")
+    await expect(page.locator("#ce-email")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#ce-error")).to_contain_text("Email")
+    await page.fill("#ce-email", "noura.o@example.com")
+    await page.fill("#ce-name", "نورة العتيبي")
+    await page.fill("#ce-new-key", "plan")
+    await page.fill("#ce-new-value", "gold")
+    await page.click("#ce-save")
+    await expect(page.locator("#customer-form")).to_have_count(0)
+    await expect(page.locator("#customer-name")).to_have_text("نورة العتيبي")
+    await expect(page.locator("#conv-title")).to_have_text("نورة العتيبي")
+    await expect(page.locator("#customer dd", has_text="noura.o@example.com")).to_have_count(1)
+    await expect(page.locator("#customer dd", has_text="gold")).to_have_count(1)
+    await expect(page.locator("#timeline .msg-activity").last).to_contain_text("Customer details")
+
+
+async def test_page_returns_to_login_when_the_session_is_revoked(
+    live: Live, browser: Browser
+) -> None:
+    """Deactivating an agent closes their socket (4401) and their page shows the login form."""
+    from core.accounts import do_update_agent
+
+    sara = await live.agent("sara")
+    page = await login(browser, live, "sara")
+    await do_update_agent(live.rt, sara, active=False)
+    await expect(page.locator("#login")).to_be_visible()
+    await expect(page.locator("#app")).to_be_hidden()
+
+
+async def test_activity_lines_read_in_arabic(live: Live, browser: Browser) -> None:
+    """In the Arabic UI escalation, alert, assignment and edit lines are Arabic, not server text."""
+    sara = await live.agent("sara", language="ar")
+    huda = await live.agent("huda", Role.SUPERVISOR)
+    result = await actions.do_ingest(
+        live.rt, InboundMessage("memory", "mem-9", "mem-9-1", "وش هالخدمة؟!", "خالد")
+    )
+    cid = result.conversation_id
+    await actions.do_escalate(
+        live.rt,
+        cid,
+        "anger",
+        detail="angry message (anger 0.88)",
+        facts={"anger": 0.88},
+        only_from=(ConversationStatus.BOT,),
+    )
+    await actions.do_raise_alert(live.rt, cid, "anger", "angry message (anger 0.88)", anger=0.88)
+    await actions.do_assign(live.rt, cid, sara, agent_id=huda)
+    await actions.do_update_customer(live.rt, result.customer_id, {"email": "k@example.com"})
+    page = await login(browser, live, "sara", lang="ar")
+    # Every string the pages use exists in Arabic too.
+    missing = await page.evaluate(
+        "import('/static/ui/i18n.js').then(m => "
+        "Object.keys(m.STRINGS.en).filter(k => !(k in m.STRINGS.ar)))"
+    )
+    assert missing == []
+    await page.click('#views [data-view="mine"]')
+    await page.click(f'.conv-item[data-id="{cid}"]')
+    lines = page.locator("#timeline .msg-activity")
+    await expect(lines).to_have_count(4)
+    await expect(lines.nth(0)).to_contain_text("حُوّلت إلى موظف: العميل غاضب (الغضب 88٪)")
+    await expect(lines.nth(1)).to_contain_text("تنبيه: عميل غاضب (الغضب 88٪)")
+    await expect(lines.nth(2)).to_contain_text("أُسندت إلى Sara")
+    await expect(lines.nth(3)).to_contain_text("عُدّلت بيانات العميل: البريد")
+    for english in ("Escalated", "angry message", "Assigned", "Alert", "Customer details"):
+        await expect(page.locator("#timeline")).not_to_contain_text(english)

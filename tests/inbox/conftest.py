@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
 from connectors.memory import MemoryConnector
@@ -58,3 +60,14 @@ async def db_client(aiohttp_client: Callable[..., Awaitable[Client]], database_u
     """The service on SQLite and on PostgreSQL, with no pipeline steps (tests set states)."""
     app = create_app(make_settings(database_url), migrate=False, steps=lambda *_: [])
     return await aiohttp_client(app)
+
+
+async def next_event(ws: Any, name: str, within: float = 5.0) -> dict[str, Any]:
+    """Read frames until one carries the named event."""
+    async with asyncio.timeout(within):
+        while True:
+            msg = await ws.receive()
+            assert msg.type == WSMsgType.TEXT, msg
+            data: dict[str, Any] = json.loads(msg.data)
+            if data["event"] == name:
+                return data

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.actions import do_ingest, do_set_labels
 from core.models import Message
-from core.types import Role
+from core.types import InboundMessage, Role
 from inbox.keys import RUNTIME
 from tests.inbox.conftest import Client, eventually, login_as, memory
 
@@ -140,3 +141,61 @@ async def test_list_pages_with_a_cursor(client: Client) -> None:
             else ""
         )
     assert sorted(seen) == [1, 2, 3, 4, 5] and len(seen) == 5
+
+
+async def test_label_filter_matches_arabic_labels_exactly(db_client: Client) -> None:
+    """An Arabic label filters on SQLite and PostgreSQL; wildcards and substrings never match."""
+    rt = db_client.app[RUNTIME]
+    headers = await login_as(db_client, "sara")
+    ids = []
+    for n, labels in enumerate([["عاجل", "VIP"], ["عاجلة"], ["vip_gold"], ["vipxgold"]]):
+        result = await do_ingest(rt, InboundMessage("memory", f"c{n}", f"m{n}", "hi"))
+        await do_set_labels(rt, result.conversation_id, labels, agent_id=None)
+        ids.append(result.conversation_id)
+
+    async def filtered(label: str) -> list[int]:
+        resp = await db_client.get(
+            "/api/v1/conversations", params={"label": label}, headers=headers
+        )
+        assert resp.status == 200, await resp.text()
+        return [c["id"] for c in (await resp.json())["items"]]
+
+    assert await filtered("عاجل") == [ids[0]]
+    assert await filtered("عاجلة") == [ids[1]]
+    assert await filtered(" VIP ") == [ids[0]]
+    assert await filtered("vip_gold") == [ids[2]]
+    assert await filtered("vip%") == []
+    assert await filtered("عا") == []
+
+
+async def test_timeline_pages_back_with_before(db_client: Client) -> None:
+    """Opening shows the newest entries; `before` pages back to the first, each entry once."""
+    rt = db_client.app[RUNTIME]
+    headers = await login_as(db_client, "sara")
+    first = await do_ingest(rt, InboundMessage("memory", "c1", "m0", "message 0"))
+    cid = first.conversation_id
+    for n in range(1, 8):
+        await do_ingest(rt, InboundMessage("memory", "c1", f"m{n}", f"message {n}"))
+    base = f"/api/v1/conversations/{cid}"
+    opened = await (await db_client.get(base, params={"limit": 3}, headers=headers)).json()
+    assert [m["text"] for m in opened["messages"]] == ["message 5", "message 6", "message 7"]
+    assert opened["has_earlier"] is True
+    seen = [m["id"] for m in opened["messages"]]
+    earlier = True
+    while earlier:
+        resp = await db_client.get(
+            f"{base}/messages", params={"before": seen[0], "limit": 3}, headers=headers
+        )
+        page = await resp.json()
+        seen = [m["id"] for m in page["items"]] + seen
+        earlier = page["has_earlier"]
+    assert len(seen) == len(set(seen)) == 8 and seen == sorted(seen)
+    everything = await (await db_client.get(base, headers=headers)).json()
+    assert [m["id"] for m in everything["messages"]] == seen
+    assert everything["has_earlier"] is False
+    for params in ({"limit": 0}, {"limit": 501}, {"before": "x"}):
+        resp = await db_client.get(f"{base}/messages", params=params, headers=headers)
+        assert resp.status == 422, params
+    assert (
+        await db_client.get("/api/v1/conversations/999/messages", headers=headers)
+    ).status == 404

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.actions import do_ingest
+from core.actions import do_ingest, do_update_customer
 from core.types import InboundMessage, Role
 from inbox.keys import RUNTIME
-from tests.inbox.conftest import Client, login_as
+from tests.inbox.conftest import Client, login_as, next_event
 
 
 async def test_two_channels_merge_into_one_timeline_in_order(client: Client) -> None:
@@ -75,3 +75,108 @@ async def test_search_by_name(client: Client) -> None:
     await do_ingest(rt, InboundMessage("webhook", "y", "w-2", "hi", sender_name="Omar"))
     found = await (await client.get("/api/v1/customers?q=hadd", headers=headers)).json()
     assert [f["display_name"] for f in found] == ["Layla Haddad"]
+
+
+async def test_customer_search_treats_like_wildcards_as_text(db_client: Client) -> None:
+    """`%`, `_` and `\\` in a query are characters to find, on SQLite and PostgreSQL."""
+    rt = db_client.app[RUNTIME]
+    headers = await login_as(db_client, "sara")
+    names = ["Promo 50%", "Promo 500", "a_b", "axb", "back\\slash", "backslash"]
+    ids = {}
+    for n, name in enumerate(names):
+        ids[name] = (
+            await do_ingest(rt, InboundMessage("memory", f"c{n}", f"m{n}", "hi", name))
+        ).customer_id
+
+    async def found(path: str, q: str) -> list[int]:
+        resp = await db_client.get(path, params={"q": q}, headers=headers)
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+        return sorted(c["id"] for c in (body["customers"] if path.endswith("search") else body))
+
+    for path in ("/api/v1/customers", "/api/v1/search"):
+        assert await found(path, "50%") == [ids["Promo 50%"]], path
+        assert await found(path, "a_b") == [ids["a_b"]], path
+        assert await found(path, "k\\s") == [ids["back\\slash"]], path
+
+
+async def test_agent_edits_a_customer(db_client: Client) -> None:
+    """PATCH changes the profile, merges attributes, writes a line and pushes customer.updated."""
+    rt = db_client.app[RUNTIME]
+    headers = await login_as(db_client, "sara")
+    result = await do_ingest(
+        rt, InboundMessage("memory", "c1", "m1", "hi", "noura", sender_profile={"phone": "1"})
+    )
+    await do_update_customer(rt, result.customer_id, {"attributes": {"plan": "free", "old": 1}})
+    ws = await db_client.ws_connect("/api/v1/ws", headers=headers)
+    await next_event(ws, "hello")
+    url = f"/api/v1/customers/{result.customer_id}"
+    patch = {
+        "display_name": " نورة العتيبي ",
+        "email": "Noura@Example.com",
+        "phone": "+966 50 123 4567",
+        "language": "ar",
+        "attributes": {"plan": "gold", "old": None, "vip": True},
+    }
+    resp = await db_client.patch(url, json=patch, headers=headers)
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["display_name"] == "نورة العتيبي" and body["email"] == "noura@example.com"
+    assert body["phone"] == "+966 50 123 4567" and body["language"] == "ar"
+    assert body["attributes"] == {"plan": "gold", "vip": True}
+    event = await next_event(ws, "customer.updated")
+    assert event["data"]["customer"]["display_name"] == "نورة العتيبي"
+    fields = ["display_name", "language", "email", "phone"]
+    fields += ["attributes.old", "attributes.plan", "attributes.vip"]
+    assert event["data"]["fields"] == fields
+    await ws.close()
+    conv = await (
+        await db_client.get(f"/api/v1/conversations/{result.conversation_id}", headers=headers)
+    ).json()
+    lines = [m for m in conv["messages"] if m["meta"].get("action") == "customer_updated"]
+    assert [m["meta"]["fields"] for m in lines] == [["attributes.old", "attributes.plan"], fields]
+    assert lines[-1]["agent_id"] == event["data"]["agent_id"] is not None
+    # Saving the same values again changes nothing and writes no line; null clears the phone.
+    assert (await db_client.patch(url, json=patch, headers=headers)).status == 200
+    resp = await db_client.patch(url, json={"phone": None}, headers=headers)
+    assert (await resp.json())["phone"] is None
+    conv = await (
+        await db_client.get(f"/api/v1/conversations/{result.conversation_id}", headers=headers)
+    ).json()
+    assert [m["meta"]["fields"] for m in conv["messages"] if m["kind"] == "activity"][-2:] == [
+        fields,
+        ["phone"],
+    ]
+
+
+async def test_customer_edit_is_validated_field_by_field(client: Client) -> None:
+    """Bad values get 422 naming the field; unknown customers 404; the API documents it."""
+    headers = await login_as(client, "sara")
+    result = await do_ingest(
+        client.app[RUNTIME], InboundMessage("memory", "c1", "m1", "hi", "Noura")
+    )
+    url = f"/api/v1/customers/{result.customer_id}"
+    for patch, field in [
+        ({"email": "not-an-address"}, "email"),
+        ({"phone": "call me"}, "phone"),
+        ({"language": "Arabic"}, "language"),
+        ({"display_name": None}, "display_name"),
+        ({"display_name": "   "}, "display_name"),
+        ({"attributes": {"plan": {"nested": 1}}}, "attributes.plan"),
+        ({"vip": True}, "vip"),
+        ({}, "body"),
+    ]:
+        resp = await client.patch(url, json=patch, headers=headers)
+        assert resp.status == 422, (patch, await resp.text())
+        error = (await resp.json())["error"]
+        assert error["code"] == "validation_error"
+        assert error["details"][0]["field"].startswith(field), (patch, error)
+        assert error["message"].startswith(field), error
+    resp = await client.patch("/api/v1/customers/999", json={"language": "en"}, headers=headers)
+    assert resp.status == 404
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    op = doc["paths"]["/api/v1/customers/{customer_id}"]["patch"]
+    assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/CustomerPatch"
+    )
+    assert "email" in doc["components"]["schemas"]["CustomerPatch"]["properties"]

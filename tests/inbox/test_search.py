@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import pytest
+from sqlalchemy import insert
 
 from core import actions
-from core.types import InboundMessage
+from core.models import Message
+from core.types import Author, InboundMessage, MessageKind
 from inbox.app import create_app
 from inbox.keys import RUNTIME
 from tests.conftest import make_settings
@@ -63,3 +65,57 @@ async def test_search_on_postgres(
     """PostgreSQL full-text over folded text finds the same things."""
     client = await aiohttp_client(create_app(make_settings(pg_url), migrate=False))
     await _check(client)
+
+
+async def _found(client: Client, headers: dict[str, str], q: str) -> list[str]:
+    """The snippets of the messages a search finds, newest first."""
+    return [m["snippet"] for m in (await _search(client, headers, q))["messages"]]
+
+
+async def test_arabic_words_match_by_prefix_on_both_databases(db_client: Client) -> None:
+    """طلب finds الطلب, طلبي and بالطلبات (not مطلوب); الطلب finds طلبي; 50% and quotes work."""
+    rt = db_client.app[RUNTIME]
+    headers = await login_as(db_client, "sara")
+    texts = [
+        "وين الطلب؟",
+        "طلبي ما وصل",
+        "سؤال بخصوص بالطلبات",
+        "هذا مطلوب",
+        "خصم 50% اليوم",
+        "Where is my parcel?",
+        "O'Neil wrote back\\slash",
+    ]
+    for n, body in enumerate(texts):
+        await actions.do_ingest(rt, InboundMessage("memory", f"s{n}", f"m{n}", body, f"c{n}"))
+    wanted = ["سؤال بخصوص بالطلبات", "طلبي ما وصل", "وين الطلب؟"]
+    assert await _found(db_client, headers, "طلب") == wanted
+    assert await _found(db_client, headers, "الطلب") == wanted
+    assert await _found(db_client, headers, "والطلبات") == ["سؤال بخصوص بالطلبات"]
+    assert await _found(db_client, headers, "طلب وصل") == ["طلبي ما وصل"]
+    assert await _found(db_client, headers, "50%") == ["خصم 50% اليوم"]
+    assert await _found(db_client, headers, "parc") == ["Where is my parcel?"]
+    assert await _found(db_client, headers, "o'neil") == ["O'Neil wrote back\\slash"]
+    assert await _found(db_client, headers, "'\\:* & |") == []
+
+
+async def test_sqlite_search_reads_past_the_newest_messages(client: Client) -> None:
+    """An old match is found behind 20,001 newer messages (no silent scan window)."""
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "sara")
+    old = await actions.do_ingest(rt, InboundMessage("memory", "s0", "m0", "فاتورة قديمة", "Old"))
+    rows = [
+        {
+            "customer_id": old.customer_id,
+            "conversation_id": old.conversation_id,
+            "kind": MessageKind.INCOMING,
+            "author": Author.CUSTOMER,
+            "channel": "memory",
+            "channel_message_id": f"bulk-{n}",
+            "text": f"رسالة رقم {n}",
+        }
+        for n in range(20_001)
+    ]
+    async with rt.sessions() as session:
+        await session.execute(insert(Message), rows)
+        await session.commit()
+    assert await _found(client, headers, "فاتوره") == ["فاتورة قديمة"]

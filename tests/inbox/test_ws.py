@@ -6,23 +6,10 @@ import asyncio
 import json
 from typing import Any
 
-from aiohttp import WSMsgType
-
 from core.actions import do_raise_alert
 from core.types import Role
 from inbox.keys import RUNTIME
-from tests.inbox.conftest import Client, login_as, memory
-
-
-async def next_event(ws: Any, name: str, within: float = 5.0) -> dict[str, Any]:
-    """Read frames until one carries the named event."""
-    async with asyncio.timeout(within):
-        while True:
-            msg = await ws.receive()
-            assert msg.type == WSMsgType.TEXT, msg
-            data: dict[str, Any] = json.loads(msg.data)
-            if data["event"] == name:
-                return data
+from tests.inbox.conftest import Client, login_as, memory, next_event
 
 
 async def test_socket_needs_a_session(client: Client) -> None:
@@ -55,15 +42,23 @@ async def test_alerts_reach_supervisors_not_agents(client: Client) -> None:
     await do_raise_alert(client.app[RUNTIME], result.conversation_id, "anger", "angry customer")
     alert = await next_event(ws_super, "alert.raised")
     assert alert["data"]["kind"] == "anger"
-    # The agent sees the activity line but not the supervisor alert.
-    seen: list[str] = []
+    # The agent sees the alert's activity line (not just the customer's message) but not the
+    # supervisor alert itself.
+    seen: list[dict[str, Any]] = []
     try:
         async with asyncio.timeout(0.5):
             while True:
                 msg = await ws_agent.receive()
-                seen.append(json.loads(msg.data)["event"])
+                seen.append(json.loads(msg.data))
     except TimeoutError:
         pass
-    assert "alert.raised" not in seen and "message.created" in seen
+    assert "alert.raised" not in [e["event"] for e in seen]
+    lines = [
+        e["data"]
+        for e in seen
+        if e["event"] == "message.created" and e["data"]["meta"].get("action") == "alert"
+    ]
+    assert [(m["kind"], m["meta"]["alert"]) for m in lines] == [("activity", "anger")]
+    assert lines[0]["conversation_id"] == result.conversation_id
     await ws_agent.close()
     await ws_super.close()

@@ -32,7 +32,7 @@ export function h(tag, attrs = {}, ...children) {
 export function clear(el) { el.replaceChildren(); return el; }
 
 export class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  constructor(status, code, message, details = []) { super(message); this.status = status; this.code = code; this.details = details; }
 }
 
 export async function api(method, path, body) {
@@ -44,7 +44,7 @@ export async function api(method, path, body) {
     // The session expired or was ended elsewhere: back to the login page.
     if (resp.status === 401 && state.me && path !== "/auth/login") location.href = "/";
     const err = (data && data.error) || {};
-    throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText);
+    throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText, err.details || []);
   }
   return data;
 }
@@ -158,7 +158,12 @@ export function connectLive(onEvent, onReconnect) {
       if (data.event === "hello") { document.body.dataset.live = "on"; return; }
       try { onEvent(data); } catch (e) { console.error(e); }
     });
-    ws.addEventListener("close", () => { document.body.dataset.live = "off"; setTimeout(open, delay); delay = Math.min(delay * 2, 15000); });
+    ws.addEventListener("close", (ev) => {
+      document.body.dataset.live = "off";
+      // 4401: the session ended (logout elsewhere, password reset, deactivation, expiry).
+      if (ev.code === 4401) { location.href = "/"; return; }
+      setTimeout(open, delay); delay = Math.min(delay * 2, 15000);
+    });
   };
   open();
 }

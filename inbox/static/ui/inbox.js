@@ -3,6 +3,7 @@ import {
   api, agentName, applyLanguage, channelBadge, clear, connectLive, fmtTime, h, languageButton,
   loadMe, loadTeams, logout, moodBadge, qs, since, state, t, teamChip, toast,
 } from "./common.js";
+import { activityText } from "./activity.js";
 
 const VIEWS = {
   mine: { assignee: "me", status: "open" },
@@ -223,7 +224,10 @@ async function openConversation(id) {
       api("GET", `/conversations/${id}`),
       api("GET", `/canned-responses${qs({ conversation_id: id })}`).catch(() => []),
     ]);
-    ui.current = { conversation: data.conversation, customer: data.customer, messages: new Map(data.messages.map((m) => [m.id, m])), canned };
+    ui.current = {
+      conversation: data.conversation, customer: data.customer, canned,
+      messages: new Map(data.messages.map((m) => [m.id, m])), hasEarlier: data.has_earlier,
+    };
   } catch (e) { toast(t("failed", { msg: e.message })); return; }
   ui.unread.set(id, 0);
   markRead(id, Math.max(0, ...ui.current.messages.keys()));
@@ -245,28 +249,6 @@ function markRead(id, messageId) {
 function clearUnreadBadge(id) {
   ui.unread.set(id, 0);
   document.querySelector(`.conv-item[data-id="${id}"] .unread`)?.remove();
-}
-
-function activityText(m) {
-  const meta = m.meta || {};
-  switch (meta.action) {
-    case "escalated": {
-      const key = `r_${meta.reason}`;
-      const reason = t(key) === key ? meta.reason : t(key);
-      return t("a_escalated", { reason }) + (meta.detail ? ` (${meta.detail})` : "");
-    }
-    case "assigned": return t("a_assigned", { name: agentName(meta.assignee_id) });
-    case "taken_over": return t("a_taken_over", { name: agentName(m.agent_id) });
-    case "merged": return t("a_merged", { source: meta.source_id, target: meta.target_id });
-    case "labelled": return t("a_labelled", { labels: (meta.labels || []).join("، ") || "—" });
-    case "alert": return t("a_alert", { detail: m.text });
-    case "priority": return t("a_priority", { priority: t(`p_${meta.priority}`) });
-    case "team":
-      if (meta.reason === "team_deleted") return t("a_team_deleted", { name: meta.previous_team_name || "—" });
-      return meta.team_id ? t("a_team", { name: meta.team_name }) : t("a_team_removed", { name: meta.previous_team_name || "—" });
-    case "unassigned": case "resolved": case "reopened": case "handed_to_bot": return t(`a_${meta.action}`);
-    default: return m.text;
-  }
 }
 
 function authorName(m) {
@@ -339,7 +321,8 @@ function renderConversation() {
   const sup = state.me.role !== "agent";
   const actions = h("div", { class: "actions" });
   if (c.status !== "resolved") {
-    if (!mine) actions.append(h("button", { type: "button", id: "assign-me", onclick: () => act("assign", { agent_id: state.me.id }) }, t("assign_me")));
+    // A colleague's conversation is theirs: only supervisors take it or return it to the queue.
+    if (mayMove(c) && !mine) actions.append(h("button", { type: "button", id: "assign-me", onclick: () => act("assign", { agent_id: state.me.id }) }, t("assign_me")));
     if (sup) {
       const sel = h("select", { id: "assign-to", "aria-label": t("assign_to") }, h("option", { value: "" }, t("assign_to")),
         [...state.agents.values()].map((a) => h("option", { value: a.id, selected: a.id === c.assignee_id }, a.display_name)));
@@ -351,7 +334,7 @@ function renderConversation() {
       [...state.teams.values()].map((x) => h("option", { value: x.id, selected: x.id === c.team_id }, x.name)));
     teams.onchange = () => act("team", { team_id: teams.value ? Number(teams.value) : null });
     actions.append(teams);
-    if (c.assignee_id) actions.append(h("button", { type: "button", onclick: () => act("assign", { agent_id: null }) }, t("unassign")));
+    if (c.assignee_id && mayMove(c)) actions.append(h("button", { type: "button", id: "unassign", onclick: () => act("assign", { agent_id: null }) }, t("unassign")));
     if (c.status !== "bot") actions.append(h("button", { type: "button", onclick: () => act("hand-to-bot") }, t("hand_bot")));
     actions.append(h("button", { type: "button", class: "primary", id: "resolve", onclick: () => act("resolve") }, t("resolve")));
   } else {
@@ -374,9 +357,17 @@ function renderConversation() {
   } else if (!ui.current.history) {
     timeline.append(h("button", { type: "button", class: "link", id: "load-history", onclick: loadHistory }, t("earlier")));
   }
+  if (ui.current.hasEarlier) {
+    timeline.append(h("button", { type: "button", class: "link", id: "load-earlier", onclick: loadEarlier }, t("earlier_messages")));
+  }
   for (const m of ui.current.messages.values()) timeline.append(messageEl(m));
   pane.append(timeline, h("div", { class: "typing", id: "typing", "aria-live": "polite" }), composer());
   timeline.scrollTop = timeline.scrollHeight;
+}
+
+/** Whether I may take or drop this conversation: it is free or mine, or I supervise. */
+function mayMove(c) {
+  return !c.assignee_id || c.assignee_id === state.me.id || state.me.role !== "agent";
 }
 
 /** Re-render the open conversation without losing the agent's draft or focus. */
@@ -389,6 +380,24 @@ function rerenderKeepingDraft() {
   const text = $("reply-text");
   text.value = draft;
   if (focused) { text.focus(); text.setSelectionRange(caret, caret); }
+}
+
+/** Prepend this conversation's previous page of entries, keeping what the agent looks at in place. */
+async function loadEarlier() {
+  const id = ui.current.conversation.id;
+  const oldest = Math.min(...ui.current.messages.keys());
+  let page;
+  try { page = await api("GET", `/conversations/${id}/messages${qs({ before: oldest, limit: 100 })}`); } catch (e) { toast(t("failed", { msg: e.message })); return; }
+  if (ui.current?.conversation.id !== id) return;
+  const before = $("timeline");
+  const fromBottom = before.scrollHeight - before.scrollTop;
+  // Map order is display order: the earlier page goes first.
+  ui.current.messages = new Map([...page.items.map((m) => [m.id, m]), ...ui.current.messages]);
+  ui.current.hasEarlier = page.has_earlier;
+  rerenderKeepingDraft();
+  const after = $("timeline");
+  after.scrollTop = after.scrollHeight - fromBottom;
+  after.querySelector("#load-earlier")?.focus();
 }
 
 /** Prepend the customer's earlier conversations, on every channel, to this one's timeline. */
@@ -610,7 +619,10 @@ function upsertMessage(m) {
 
 // ---------- customer panel ----------
 async function loadCustomer(id) {
-  try { ui.customer = await api("GET", `/customers/${id}`); } catch { return; }
+  let customer;
+  try { customer = await api("GET", `/customers/${id}`); } catch { return; }
+  if (ui.customer?.id !== customer.id) ui.editingCustomer = false;
+  ui.customer = customer;
   renderCustomer();
   if (ui.current && ui.current.conversation.customer_id === id && $("reply-channel")) fillPicker($("reply-channel"));
 }
@@ -626,7 +638,9 @@ function renderCustomer() {
   const add = (k, v) => { if (v) dl.append(h("dt", {}, k), h("dd", { dir: "auto" }, String(v))); };
   add(t("email"), c.email); add(t("phone"), c.phone); add(t("language"), c.language && t(`l_${c.language}`));
   for (const [k, v] of Object.entries(c.attributes || {})) add(k, typeof v === "object" ? JSON.stringify(v) : v);
-  pane.append(h("h3", {}, t("details")), dl);
+  pane.append(h("h3", {}, t("details"),
+    ui.editingCustomer ? null : h("button", { type: "button", class: "link", id: "customer-edit", onclick: () => { ui.editingCustomer = true; renderCustomer(); $("ce-name")?.focus(); } }, t("edit_details"))),
+  ui.editingCustomer ? customerForm(c) : dl);
   pane.append(h("h3", {}, t("orders")), c.orders.length ? h("ul", {}, c.orders.map((o) =>
     h("li", {}, h("strong", {}, o.number), ` · ${o.status} · ${o.total} ${o.currency}`, o.eta ? ` · ${o.eta}` : ""))) : h("p", {}, t("none")));
   pane.append(h("h3", {}, t("past")), h("ul", {}, c.conversations.map((cv) =>
@@ -634,6 +648,71 @@ function renderCustomer() {
       " ", h("span", { class: `badge status-${cv.status}` }, t(`s_${cv.status}`)), " ", h("span", { class: "time" }, fmtTime(cv.last_message_at))))));
   if (state.me.role !== "agent") pane.append(mergeBox(c));
 }
+
+const FIELD_LABEL = { display_name: "ce_name", email: "email", phone: "phone", language: "language", attributes: "attributes" };
+
+/** The customer's profile as a form; sends only what changed (PATCH), errors name the field. */
+function customerForm(c) {
+  const field = (id, label, input) => h("div", { class: "ce-field" }, h("label", { for: id }, label), input);
+  const name = h("input", { id: "ce-name", value: c.display_name || "", dir: "auto", required: true, maxlength: "200" });
+  const email = h("input", { id: "ce-email", type: "email", value: c.email || "", dir: "ltr" });
+  const phone = h("input", { id: "ce-phone", type: "tel", value: c.phone || "", dir: "ltr" });
+  const langs = [...new Set(["ar", "en", c.language].filter(Boolean))];
+  const language = h("select", { id: "ce-language" }, langs.map((l) => h("option", { value: l, selected: l === c.language }, tOr(`l_${l}`, l))));
+  const attrs = Object.entries(c.attributes || {});
+  const rows = attrs.map(([k, v]) => {
+    const value = h("input", { value: typeof v === "object" ? JSON.stringify(v) : String(v), "aria-label": k, dir: "auto", "data-key": k, class: "ce-attr" });
+    const drop = h("input", { type: "checkbox", "aria-label": t("f_remove", { name: k }), "data-drop": k });
+    return h("li", {}, h("span", { class: "ce-key", dir: "auto" }, k), value, h("label", { class: "hint" }, drop, t("remove")));
+  });
+  const newKey = h("input", { id: "ce-new-key", placeholder: t("attr_key"), "aria-label": t("attr_key"), dir: "auto", maxlength: "64" });
+  const newValue = h("input", { id: "ce-new-value", placeholder: t("attr_value"), "aria-label": t("attr_value"), dir: "auto" });
+  const error = h("p", { class: "error", id: "ce-error", role: "alert" });
+  const inputs = { display_name: name, email, phone, language, attributes: newKey };
+  // novalidate: the server checks every field and its 422 names the one to fix, in any language.
+  const form = h("form", { id: "customer-form", class: "customer-form", novalidate: true },
+    field("ce-name", t("ce_name"), name), field("ce-email", t("email"), email),
+    field("ce-phone", t("phone"), phone), field("ce-language", t("language"), language),
+    h("fieldset", {}, h("legend", {}, t("attributes")), h("ul", { class: "ce-attrs" }, rows, h("li", {}, newKey, newValue))),
+    error,
+    h("div", { class: "actions" },
+      h("button", { type: "submit", class: "primary", id: "ce-save" }, t("save")),
+      h("button", { type: "button", id: "ce-cancel", onclick: () => { ui.editingCustomer = false; renderCustomer(); } }, t("cancel"))));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    for (const el of Object.values(inputs)) el.removeAttribute("aria-invalid");
+    const patch = {};
+    if (name.value.trim() !== (c.display_name || "")) patch.display_name = name.value.trim();
+    if (email.value.trim() !== (c.email || "")) patch.email = email.value.trim() || null;
+    if (phone.value.trim() !== (c.phone || "")) patch.phone = phone.value.trim() || null;
+    if (language.value !== (c.language || "")) patch.language = language.value;
+    const attributes = {};
+    for (const el of form.querySelectorAll("input.ce-attr")) {
+      const k = el.dataset.key;
+      const before = c.attributes[k];
+      if (form.querySelector(`input[data-drop="${CSS.escape(k)}"]`).checked) attributes[k] = null;
+      else if (el.value !== (typeof before === "object" ? JSON.stringify(before) : String(before))) attributes[k] = el.value;
+    }
+    if (newKey.value.trim()) attributes[newKey.value.trim()] = newValue.value;
+    if (Object.keys(attributes).length) patch.attributes = attributes;
+    if (!Object.keys(patch).length) { ui.editingCustomer = false; renderCustomer(); return; }
+    try {
+      ui.customer = { ...ui.customer, ...(await api("PATCH", `/customers/${c.id}`, patch)) };
+      ui.editingCustomer = false;
+      renderCustomer();
+      toast(t("customer_saved"));
+    } catch (e) {
+      const bad = (e.details || []).map((d) => String(d.field).split(".")[0]).filter((f) => inputs[f]);
+      for (const f of bad) inputs[f].setAttribute("aria-invalid", "true");
+      error.textContent = bad.length ? t("invalid_field", { field: bad.map((f) => t(FIELD_LABEL[f])).join("، ") }) : t("failed", { msg: e.message });
+      (inputs[bad[0]] || name).focus();
+    }
+  });
+  return form;
+}
+
+/** A translated string when one exists, else the fallback (a language code we have no name for). */
+function tOr(key, fallback) { const s = t(key); return s === key ? fallback : s; }
 
 function mergeBox(target) {
   const box = h("div", { class: "merge-box" });
@@ -714,6 +793,16 @@ function onEvent(ev) {
     case "customer.merged":
       if (ui.customer && [d.source_id, d.target_id].includes(ui.customer.id)) loadCustomer(d.target_id);
       break;
+    case "customer.updated":
+      if (ui.current?.customer.id === d.customer.id) {
+        ui.current.customer = d.customer;
+        const title = $("conv-title");
+        if (title) title.textContent = d.customer.display_name || t("conv_n", { id: ui.current.conversation.id });
+      }
+      // Never under an agent's half-typed edit: their form keeps its values.
+      if (ui.customer?.id === d.customer.id && !ui.editingCustomer) loadCustomer(d.customer.id);
+      scheduleRefresh();
+      break;
     default:
   }
 }
@@ -765,7 +854,7 @@ function bindKeys() {
         if ((ev.key === "n") !== (ui.mode === "note")) document.querySelector(`#composer [data-mode="${ev.key === "n" ? "note" : "reply"}"]`)?.click();
         $("reply-text")?.focus();
         break;
-      case "a": if (ui.current && ui.current.conversation.status !== "resolved") act("assign", { agent_id: state.me.id }); break;
+      case "a": if (ui.current && ui.current.conversation.status !== "resolved" && mayMove(ui.current.conversation)) act("assign", { agent_id: state.me.id }); break;
       case "e": if (ui.current && ui.current.conversation.status !== "resolved") act("resolve"); break;
       case "/": ev.preventDefault(); $("search").focus(); break;
       case "?": $("help").showModal(); break;
