@@ -218,7 +218,7 @@ def create_app(
                     work = rt.bus.work(name, partial(handle, rt), policy, partial(dead, rt))
                     tasks.append(asyncio.create_task(work, name=name))
             tasks.append(asyncio.create_task(sweep_forever(rt), name="sweeper"))
-            tasks.append(asyncio.create_task(hooks.record_forever(), name="webhook-recorder"))
+            tasks.append(asyncio.create_task(hooks.wake_forever(), name="webhook-waker"))
             tasks.append(asyncio.create_task(hooks.deliver_forever(), name="webhook-deliverer"))
         yield
         for task in tasks:
