@@ -771,6 +771,7 @@ async def do_mark_delivery(
             message.channel_message_id = external_id
             message.sent_at = utcnow()
         message.delivery_error = error
+        message.deliver_after = None
         await session.flush()
         out.append(Event(ev.MESSAGE_UPDATED, message_dict(message)))
         return message
@@ -778,6 +779,25 @@ async def do_mark_delivery(
     message = await in_transaction(rt.sessions, work, events=out)
     await emit(rt, out)
     return message
+
+
+async def do_defer_delivery(rt: Runtime, message_id: int, until: datetime, reason: str) -> bool:
+    """Hold a queued reply until ``until``, showing why; False if it already left the queue."""
+    out: list[Event] = []
+
+    async def work(session: AsyncSession) -> bool:
+        message = await session.get(Message, message_id, with_for_update=True)
+        if message is None or message.delivery_status != DeliveryStatus.QUEUED:
+            return False
+        message.deliver_after = until
+        message.delivery_error = reason
+        await session.flush()
+        out.append(Event(ev.MESSAGE_UPDATED, message_dict(message)))
+        return True
+
+    deferred = await in_transaction(rt.sessions, work, events=out)
+    await emit(rt, out)
+    return deferred
 
 
 async def do_mark_identity_blocked(
