@@ -53,6 +53,11 @@ class RedisBus(Bus):
         """The underlying client (health checks, tests)."""
         return self._redis
 
+    @property
+    def prefix(self) -> str:
+        """The prefix of every key and channel this bus uses."""
+        return self._prefix
+
     def _stream(self, queue: str) -> str:
         return f"{self._prefix}:queue:{queue}"
 
