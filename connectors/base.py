@@ -19,6 +19,7 @@ from core.files import (
     served_type,
 )
 from core.runtime import PermanentDeliveryError
+from core.shared import LocalShared, Shared
 from core.types import Attachment, InboundMessage, OutboundMessage, Receipt
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class Connector(ABC):
         # Set by the app: where uploaded files live, and who signs links to them.
         self.files: FileStore | None = None
         self.links: FileLinks | None = None
+        # Set by the app before start(): rate limits, replay guards and live connections agreed
+        # with the service's other processes (this process's memory until then).
+        self.shared: Shared = LocalShared()
 
     @classmethod
     def from_settings(

@@ -4,7 +4,7 @@ Settings (``TELEGRAM_*``): ``TOKEN``; ``MODE`` ``webhook`` (default) or ``pollin
 ``WEBHOOK_SECRET`` (checked against ``X-Telegram-Bot-Api-Secret-Token``); ``WEBHOOK_URL`` (the
 public URL of ``/channels/telegram/webhook``; registered at start-up when set); ``API_URL`` and
 ``FILE_URL`` (a Bot API server other than api.telegram.org); ``POLL_TIMEOUT``;
-``MAX_RETRY_AFTER`` (longest 429 wait taken in-line).
+``MAX_RETRY_AFTER`` (longest 429 wait taken in-line; longer ones hold the reply, queued).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from telegram.request import HTTPXRequest
 
 from connectors.base import BlockedHook, Connector
 from core.files import FileMissing
-from core.runtime import PermanentDeliveryError
+from core.runtime import PermanentDeliveryError, RetryLater
 from core.types import Attachment, InboundMessage, OutboundMessage, Receipt
 
 log = logging.getLogger(__name__)
@@ -379,7 +379,9 @@ class TelegramConnector(Connector):
                 after = exc.retry_after
                 wait = after.total_seconds() if isinstance(after, timedelta) else float(after)
                 if wait > self.max_retry_after:
-                    raise
+                    # Too long to hold the delivery worker: the reply waits, still queued.
+                    reason = f"Telegram flood control: retry after {wait:.0f} s"
+                    raise RetryLater(wait, reason) from exc
                 log.info("telegram: flood control, waiting %.1f s", wait)
                 await asyncio.sleep(wait)
             except Forbidden as exc:

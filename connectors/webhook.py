@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -87,27 +85,6 @@ def refuse(status: type[web.HTTPError], code: str, message: str, **extra: Any) -
     )
 
 
-class ReplayGuard:
-    """Signatures seen within the freshness window: an exact resend of a request is refused."""
-
-    def __init__(self, window: int = TOLERANCE_SECONDS, size: int = 100_000) -> None:
-        self.window = window
-        self.size = size
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def seen_before(self, signature: str, now: float | None = None) -> bool:
-        """Remember a signature; True if it was already used inside the window."""
-        now = time.time() if now is None else now
-        while self._seen and (
-            next(iter(self._seen.values())) < now - 2 * self.window or len(self._seen) > self.size
-        ):
-            self._seen.popitem(last=False)
-        if signature in self._seen:
-            return True
-        self._seen[signature] = now
-        return False
-
-
 class WebhookConnector(Connector):
     """Signed JSON in, signed JSON replies out, one key and secret per integration."""
 
@@ -127,7 +104,6 @@ class WebhookConnector(Connector):
             if url := self.config.get(f"{key.lower()}_reply_url"):
                 self.reply_urls[key] = url
         self.timeout = float(self.config.get("timeout_seconds", "10"))
-        self.replays = ReplayGuard()
 
     def routes(self) -> list[web.RouteDef]:
         """``POST /<channel_key>`` takes a signed message; ``GET files/<key>`` a linked file."""
@@ -156,7 +132,10 @@ class WebhookConnector(Connector):
         except SignatureError as exc:
             log.warning("webhook %s: refused a request: %s", key, exc.code)
             refuse(web.HTTPUnauthorized, exc.code, exc.message)
-        if self.replays.seen_before(request.headers[SIGNATURE_HEADER]):
+        # Remembered past the freshness window (a later replay fails the timestamp check), in
+        # `shared`: a replay to another process of the service is refused too.
+        signed = f"{self.name}:replay:{key}:{request.headers[SIGNATURE_HEADER]}"
+        if not await self.shared.first_time(signed, 2 * TOLERANCE_SECONDS):
             refuse(web.HTTPConflict, "replayed", "this exact signed request was already received")
         try:
             data = json.loads(body)

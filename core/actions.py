@@ -1,4 +1,8 @@
-"""The only functions that change state: each commits first, then emits its events."""
+"""The only functions that change state: each commits first, then emits its events.
+
+Each action collects its events while it works and hands the list to `in_transaction`, which
+writes those subscribers may receive to the outbox in the same transaction (`core.outbox`).
+"""
 
 from __future__ import annotations
 
@@ -52,7 +56,10 @@ class IngestResult:
 
 
 async def emit(rt: Runtime, events: Sequence[Event]) -> None:
-    """Publish events after a commit; a bus hiccup never undoes stored state."""
+    """Publish events live after a commit; a bus hiccup never undoes stored state.
+
+    Subscribers do not depend on this: their copy went to the outbox with the commit.
+    """
     for event in events:
         try:
             await rt.bus.publish(event)
@@ -307,11 +314,11 @@ async def do_ingest(rt: Runtime, inbound: InboundMessage) -> IngestResult:
         new_events.append(Event(ev.CONVERSATION_UPDATED, conversation_dict(conv)))
         return IngestResult(message.id, conv.id, customer.id, created=True)
 
-    result = await in_transaction(rt.sessions, work)
+    result = await in_transaction(rt.sessions, work, events=new_events)
     if result.created:
         queue = pipeline_queue(result.conversation_id, rt.settings.pipeline_shards)
         await rt.bus.enqueue(queue, {"message_id": result.message_id})
-        await emit(rt, new_events)
+    await emit(rt, new_events)  # a redelivered edit has its message.updated too
     return result
 
 
@@ -460,7 +467,7 @@ async def do_reply(
         out.append(Event(ev.CONVERSATION_UPDATED, conversation_dict(conv)))
         return message
 
-    message = await in_transaction(rt.sessions, work)
+    message = await in_transaction(rt.sessions, work, events=out)
     queue = delivery_queue(conversation_id, rt.settings.pipeline_shards)
     await rt.bus.enqueue(queue, {"message_id": message.id})
     await emit(rt, out)
@@ -504,28 +511,27 @@ async def _change(
     audience: Role = Role.AGENT,
 ) -> Conversation:
     """Apply ``change(session, conv) -> activity | None`` and emit the conversation events."""
-    activity_holder: list[Message] = []
+    events: list[Event] = []
 
     async def work(session: AsyncSession) -> Conversation:
-        activity_holder.clear()
         conv = await _conversation(session, conversation_id)
         activity = await change(session, conv)
         conv.updated_at = utcnow()
         if activity is not None:
             session.add(activity)
-            activity_holder.append(activity)
         await session.flush()
+        data = conversation_dict(conv)
+        if activity is not None:
+            events.append(Event(ev.MESSAGE_CREATED, message_dict(activity)))
+        events.append(Event(ev.CONVERSATION_UPDATED, data))
+        if activity is not None:
+            events.extend(
+                Event(name, {**data, "activity": message_dict(activity)}, audience)
+                for name in names
+            )
         return conv
 
-    conv = await in_transaction(rt.sessions, work)
-    data = conversation_dict(conv)
-    events = [Event(ev.MESSAGE_CREATED, message_dict(a)) for a in activity_holder]
-    events.append(Event(ev.CONVERSATION_UPDATED, data))
-    if activity_holder:
-        events.extend(
-            Event(name, {**data, "activity": message_dict(activity_holder[0])}, audience)
-            for name in names
-        )
+    conv = await in_transaction(rt.sessions, work, events=events)
     await emit(rt, events)
     return conv
 
@@ -835,6 +841,7 @@ async def do_set_labels(
 
 async def do_record_sentiment(rt: Runtime, message_id: int, sentiment: Sentiment) -> Message:
     """Store a message's sentiment score and push it to agents."""
+    out: list[Event] = []
 
     async def work(session: AsyncSession) -> Message:
         message = await session.get(Message, message_id)
@@ -851,10 +858,12 @@ async def do_record_sentiment(rt: Runtime, message_id: int, sentiment: Sentiment
             conv = await session.get(Conversation, message.conversation_id)
             if conv is not None:
                 conv.sentiment = str(sentiment.label)
+        await session.flush()
+        out.append(Event(ev.MESSAGE_UPDATED, message_dict(message)))
         return message
 
-    message = await in_transaction(rt.sessions, work)
-    await emit(rt, [Event(ev.MESSAGE_UPDATED, message_dict(message))])
+    message = await in_transaction(rt.sessions, work, events=out)
+    await emit(rt, out)
     return message
 
 
@@ -867,6 +876,7 @@ async def do_mark_delivery(
     error: str | None = None,
 ) -> Message:
     """Record how a delivery went."""
+    out: list[Event] = []
 
     async def work(session: AsyncSession) -> Message:
         message = await session.get(Message, message_id)
@@ -880,11 +890,33 @@ async def do_mark_delivery(
             message.channel_message_id = external_id
             message.sent_at = utcnow()
         message.delivery_error = error
+        message.deliver_after = None
+        await session.flush()
+        out.append(Event(ev.MESSAGE_UPDATED, message_dict(message)))
         return message
 
-    message = await in_transaction(rt.sessions, work)
-    await emit(rt, [Event(ev.MESSAGE_UPDATED, message_dict(message))])
+    message = await in_transaction(rt.sessions, work, events=out)
+    await emit(rt, out)
     return message
+
+
+async def do_defer_delivery(rt: Runtime, message_id: int, until: datetime, reason: str) -> bool:
+    """Hold a queued reply until ``until``, showing why; False if it already left the queue."""
+    out: list[Event] = []
+
+    async def work(session: AsyncSession) -> bool:
+        message = await session.get(Message, message_id, with_for_update=True)
+        if message is None or message.delivery_status != DeliveryStatus.QUEUED:
+            return False
+        message.deliver_after = until
+        message.delivery_error = reason
+        await session.flush()
+        out.append(Event(ev.MESSAGE_UPDATED, message_dict(message)))
+        return True
+
+    deferred = await in_transaction(rt.sessions, work, events=out)
+    await emit(rt, out)
+    return deferred
 
 
 async def do_mark_identity_blocked(
@@ -906,32 +938,25 @@ async def do_raise_alert(
     rt: Runtime, conversation_id: int, kind: str, detail: str, **data: Any
 ) -> None:
     """Record a supervisor alert on the timeline and push it live to supervisors."""
+    out: list[Event] = []
 
-    conv_holder: list[Conversation] = []
-
-    async def work(session: AsyncSession) -> Message:
+    async def work(session: AsyncSession) -> None:
         conv = await _conversation(session, conversation_id)
-        conv_holder.append(conv)
         activity = activity_line(conv, "alert", detail, alert=kind, **data)
         session.add(activity)
         await session.flush()
-        return activity
+        payload = {
+            "kind": kind,
+            "detail": detail,
+            "conversation": conversation_dict(conv),
+            "activity": message_dict(activity),
+            **data,
+        }
+        out.append(Event(ev.MESSAGE_CREATED, message_dict(activity)))
+        out.append(Event(ev.ALERT_RAISED, payload, audience=Role.SUPERVISOR))
 
-    activity = await in_transaction(rt.sessions, work)
-    payload = {
-        "kind": kind,
-        "detail": detail,
-        "conversation": conversation_dict(conv_holder[-1]),
-        "activity": message_dict(activity),
-        **data,
-    }
-    await emit(
-        rt,
-        [
-            Event(ev.MESSAGE_CREATED, message_dict(activity)),
-            Event(ev.ALERT_RAISED, payload, audience=Role.SUPERVISOR),
-        ],
-    )
+    await in_transaction(rt.sessions, work, events=out)
+    await emit(rt, out)
 
 
 # --- customers ---------------------------------------------------------------------------------
@@ -1045,7 +1070,7 @@ async def do_merge_customers(
         )
         return target
 
-    target = await in_transaction(rt.sessions, work)
+    target = await in_transaction(rt.sessions, work, events=out)
     await emit(rt, out)
     return target
 

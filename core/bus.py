@@ -71,6 +71,14 @@ class Bus(ABC):
         """Add a job to a work queue."""
 
     @abstractmethod
+    async def enqueue_later(self, queue: str, job: Job, delay: float) -> None:
+        """Add a job after ``delay`` seconds, from a timer in this process.
+
+        The timer dies with the process: work scheduled this way must be findable again in the
+        database (the sweeper re-queues due deferred deliveries).
+        """
+
+    @abstractmethod
     async def work(
         self, queue: str, handler: Handler, policy: RetryPolicy, on_dead: DeadHandler
     ) -> None:
@@ -128,6 +136,12 @@ class InProcessBus(Bus):
     async def enqueue(self, queue: str, job: Job) -> None:
         """Queue a job for this process's workers."""
         self._queue(queue).put_nowait(_Envelope(job))
+
+    async def enqueue_later(self, queue: str, job: Job, delay: float) -> None:
+        """Queue a job for this process's workers after ``delay`` seconds."""
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(max(0.0, delay), self._queue(queue).put_nowait, _Envelope(job))
+        self._timers.add(timer)
 
     async def work(
         self, queue: str, handler: Handler, policy: RetryPolicy, on_dead: DeadHandler

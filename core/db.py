@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core.events import Event
+from core.outbox import stage
 from core.text import matches_search, normalize_for_search
 
 log = logging.getLogger(__name__)
@@ -109,14 +111,23 @@ async def in_transaction(
     work: Callable[[AsyncSession], Awaitable[T]],
     *,
     attempts: int = 5,
+    events: list[Event] | None = None,
 ) -> T:
-    """Run ``work`` in one transaction, retrying on lost races (unique keys, locks)."""
+    """Run ``work`` in one transaction, retrying on lost races (unique keys, locks).
+
+    ``events`` is the list ``work`` puts its change's events in: it is emptied before each
+    attempt, and those subscribers may receive go to the outbox in the same transaction.
+    """
     for attempt in range(1, attempts + 1):
         try:
             async with sessions() as session:
                 await session.connection(execution_options={WRITE_OPTION: True})
                 try:
+                    if events is not None:
+                        events.clear()
                     result = await work(session)
+                    if events:
+                        await stage(session, events)
                     await session.commit()
                 except BaseException:
                     await session.rollback()

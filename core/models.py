@@ -249,6 +249,8 @@ class Message(Base):
     delivery_status: Mapped[str | None] = mapped_column(String(16))
     delivery_error: Mapped[str | None] = mapped_column(Text)
     delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A channel asked us to wait (flood control): still queued, not sent before this time.
+    deliver_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sentiment_label: Mapped[str | None] = mapped_column(String(16))
     sentiment_anger: Mapped[float | None] = mapped_column(Float)
     sentiment_scores: Mapped[dict[str, float] | None] = mapped_column(Json)

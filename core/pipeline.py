@@ -167,7 +167,10 @@ async def sweep(rt: Runtime, older_than: timedelta = timedelta(seconds=30)) -> t
         queued = (
             await session.execute(
                 select(Message.id, Message.conversation_id).where(
-                    Message.delivery_status == "queued", Message.created_at <= cutoff
+                    Message.delivery_status == "queued",
+                    Message.created_at <= cutoff,
+                    # Held back by the channel: swept once its time has come.
+                    or_(Message.deliver_after.is_(None), Message.deliver_after <= now),
                 )
             )
         ).all()

@@ -66,10 +66,9 @@ async def do_mark_read(
     Returns:
         The marker afterwards (0 for a conversation with no messages yet).
     """
-    changed: list[bool] = []
+    out: list[Event] = []
 
     async def work(session: AsyncSession) -> int:
-        changed.clear()
         if await session.get(Conversation, conversation_id) is None:
             raise NotFound(f"conversation {conversation_id} does not exist")
         if message_id is None:
@@ -98,20 +97,24 @@ async def do_mark_read(
                     last_read_message_id=target,
                 )
             )
-            changed.append(True)
+            out.append(_read_event(agent_id, conversation_id, target))
             return target
         if target > read.last_read_message_id:
             read.last_read_message_id = target
             read.updated_at = utcnow()
-            changed.append(True)
+            out.append(_read_event(agent_id, conversation_id, target))
         return read.last_read_message_id
 
-    marker = await in_transaction(rt.sessions, work)
-    if changed:
-        payload = {
-            "agent_id": agent_id,
-            "conversation_id": conversation_id,
-            "last_read_message_id": marker,
-        }
-        await emit(rt, [Event(ev.CONVERSATION_READ, payload)])
+    marker = await in_transaction(rt.sessions, work, events=out)
+    await emit(rt, out)
     return marker
+
+
+def _read_event(agent_id: int, conversation_id: int, marker: int) -> Event:
+    """``conversation.read``: an agent's marker moved forward."""
+    payload = {
+        "agent_id": agent_id,
+        "conversation_id": conversation_id,
+        "last_read_message_id": marker,
+    }
+    return Event(ev.CONVERSATION_READ, payload)

@@ -46,11 +46,17 @@ class RedisBus(Bus):
         self._block_ms = block_ms
         self._consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._groups: set[str] = set()
+        self._later: set[asyncio.Task[None]] = set()
 
     @property
     def redis(self) -> Redis:
         """The underlying client (health checks, tests)."""
         return self._redis
+
+    @property
+    def prefix(self) -> str:
+        """The prefix of every key and channel this bus uses."""
+        return self._prefix
 
     def _stream(self, queue: str) -> str:
         return f"{self._prefix}:queue:{queue}"
@@ -91,6 +97,20 @@ class RedisBus(Bus):
         stream = self._stream(queue)
         await self._ensure_group(stream)
         await self._redis.xadd(stream, {"job": json.dumps(job, default=str)})
+
+    async def enqueue_later(self, queue: str, job: Job, delay: float) -> None:
+        """Append the job to the queue's stream after ``delay`` seconds (timer in this process)."""
+
+        async def later() -> None:
+            await asyncio.sleep(max(0.0, delay))
+            try:
+                await self.enqueue(queue, job)
+            except RedisConnectionError:
+                log.warning("could not queue deferred job %s; the sweeper will find it", job)
+
+        task = asyncio.create_task(later(), name=f"later-{queue}")
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     async def work(
         self, queue: str, handler: Handler, policy: RetryPolicy, on_dead: DeadHandler
@@ -178,6 +198,8 @@ class RedisBus(Bus):
 
     async def close(self) -> None:
         """Close the connection pool (bounded: a connection stuck in a blocking read is dropped)."""
+        for task in list(self._later):
+            task.cancel()
         try:
             await asyncio.wait_for(self._redis.aclose(), 5)
         except TimeoutError:

@@ -27,6 +27,18 @@ class PermanentDeliveryError(Exception):
     """A send that will never succeed (blocked by the user, unknown chat): do not retry."""
 
 
+class RetryLater(Exception):
+    """The channel asked us to wait before sending again (e.g. a 429 with ``retry_after``).
+
+    The delivery worker keeps the message queued until then without holding its queue, and
+    does not count it as a failed attempt.
+    """
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"the channel asked to wait {seconds:.0f} s")
+        self.seconds = max(0.0, float(seconds))
+
+
 @dataclass(slots=True)
 class Runtime:
     """The live parts an action works with; built once by the app factory."""

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     pipeline_retry_seconds: float = 2.0
     delivery_max_attempts: int = 6
     delivery_retry_seconds: float = 2.0
+    # A reply a channel keeps asking us to hold (flood control) fails once it would leave
+    # later than this after it was written.
+    delivery_max_wait_seconds: float = 3600.0
     sweep_interval_seconds: float = 30.0
 
     bot_enabled: bool = False

@@ -71,16 +71,18 @@ async def do_create_team(rt: Runtime, name: str, description: str = "") -> Team:
         The new team, without members.
     """
     clean, about = _clean_name(name), _clean_description(description)
+    out: list[Event] = []
 
     async def work(session: AsyncSession) -> Team:
         await _check_name_free(session, clean)
         team = Team(name=clean, description=about)
         session.add(team)
         await session.flush()
+        out.append(Event(ev.TEAM_UPDATED, team_dict(team, [])))
         return team
 
-    team = await in_transaction(rt.sessions, work)
-    await emit(rt, [Event(ev.TEAM_UPDATED, team_dict(team, []))])
+    team = await in_transaction(rt.sessions, work, events=out)
+    await emit(rt, out)
     return team
 
 
@@ -90,7 +92,7 @@ async def do_update_team(
     """Rename a team or change its description."""
     clean = _clean_name(name) if name is not None else None
     about = _clean_description(description) if description is not None else None
-    members: list[int] = []
+    out: list[Event] = []
 
     async def work(session: AsyncSession) -> Team:
         team = await _team(session, team_id)
@@ -99,11 +101,12 @@ async def do_update_team(
             team.name = clean
         if about is not None:
             team.description = about
-        members[:] = await member_ids(session, team_id)
+        await session.flush()
+        out.append(Event(ev.TEAM_UPDATED, team_dict(team, await member_ids(session, team_id))))
         return team
 
-    team = await in_transaction(rt.sessions, work)
-    await emit(rt, [Event(ev.TEAM_UPDATED, team_dict(team, members))])
+    team = await in_transaction(rt.sessions, work, events=out)
+    await emit(rt, out)
     return team
 
 
@@ -157,19 +160,17 @@ async def do_delete_team(rt: Runtime, team_id: int, *, agent_id: int | None) -> 
         out.append(Event(ev.TEAM_DELETED, {"id": team_id, "name": team.name}))
         return len(convs)
 
-    cleared = await in_transaction(rt.sessions, work)
+    cleared = await in_transaction(rt.sessions, work, events=out)
     await emit(rt, out)
     return cleared
 
 
 async def _membership(rt: Runtime, team_id: int, agent_id: int, *, add: bool) -> list[int]:
     """Add or remove a member (idempotent); returns the members afterwards."""
-    holder: list[Team] = []
+    out: list[Event] = []
 
     async def work(session: AsyncSession) -> list[int]:
-        holder.clear()
         team = await _team(session, team_id)
-        holder.append(team)
         agent = await session.get(Agent, agent_id)
         if agent is None or (add and not agent.active):
             raise NotFound(f"agent {agent_id} does not exist")
@@ -179,10 +180,12 @@ async def _membership(rt: Runtime, team_id: int, agent_id: int, *, add: bool) ->
         elif not add and found is not None:
             await session.delete(found)
         await session.flush()
-        return await member_ids(session, team_id)
+        members = await member_ids(session, team_id)
+        out.append(Event(ev.TEAM_UPDATED, team_dict(team, members)))
+        return members
 
-    members = await in_transaction(rt.sessions, work)
-    await emit(rt, [Event(ev.TEAM_UPDATED, team_dict(holder[-1], members))])
+    members = await in_transaction(rt.sessions, work, events=out)
+    await emit(rt, out)
     return members
 
 

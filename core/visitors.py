@@ -212,7 +212,7 @@ async def do_identify_visitor(
             out.append(Event(ev.MESSAGE_CREATED, message_dict(line)))
         return customer.id
 
-    customer_id = await in_transaction(rt.sessions, second)
+    customer_id = await in_transaction(rt.sessions, second, events=out)
     await emit(rt, out)
     return VisitorResult(customer_id, identity.id)
 
@@ -277,7 +277,7 @@ async def do_record_contact(
         out.append(Event(ev.MESSAGE_CREATED, message_dict(line)))
         return VisitorResult(customer.id, identity.id)
 
-    result = await in_transaction(rt.sessions, work)
+    result = await in_transaction(rt.sessions, work, events=out)
     await emit(rt, out)
     return result
 

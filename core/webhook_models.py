@@ -67,3 +67,22 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxEvent(Base):
+    """An event subscribers may receive, written in the transaction that made it.
+
+    The relay (``core.webhooks.relay_outbox``) turns each row into deliveries and deletes it in
+    one transaction, so an event is owed exactly once however many processes relay.
+    """
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # Becomes the deliveries' event_key: unique per event, unlike the id SQLite may reuse.
+    event_id: Mapped[str] = mapped_column(String(36))
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # The enabled subscriptions that wanted the event, read in the same transaction.
+    subscription_ids: Mapped[list[int]] = mapped_column(Json, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,15 +27,15 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import events as ev
 from core.actions import emit
 from core.db import in_transaction
 from core.errors import Invalid, NotFound
 from core.events import Event
 from core.models import utcnow
+from core.outbox import ALL, SUBSCRIBABLE_EVENTS, deliverable, plain_payload, wants
 from core.runtime import Runtime
-from core.types import MessageKind, Role
-from core.webhook_models import WebhookDelivery, WebhookSubscription
+from core.types import Role
+from core.webhook_models import OutboxEvent, WebhookDelivery, WebhookSubscription
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,8 +49,6 @@ TOLERANCE_SECONDS = 300
 USER_AGENT = "Tawasul-Webhooks/1"
 
 WEBHOOK_PAUSED = "webhook.paused"
-SUBSCRIBABLE_EVENTS = frozenset(ev.ALL_EVENTS)
-ALL = "*"
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -314,14 +312,6 @@ async def do_redeliver(rt: Runtime, subscription_id: int, delivery_row_id: int) 
 # --- recording events ---------------------------------------------------------------------------
 
 
-def deliverable(event: Event) -> bool:
-    """Whether subscribers may see an event: never private notes or internal events."""
-    if event.private or event.name not in SUBSCRIBABLE_EVENTS:
-        return False
-    kind = event.payload.get("kind")
-    return kind != str(MessageKind.NOTE)
-
-
 def event_key(event: Event) -> str:
     """A stable hash of the event's name and payload."""
     raw = json.dumps([event.name, event.payload], sort_keys=True, default=str, ensure_ascii=False)
@@ -329,11 +319,15 @@ def event_key(event: Event) -> str:
 
 
 async def do_record_event(rt: Runtime, event: Event) -> int:
-    """Owe the event to every enabled subscription that wants it; return how many rows were made."""
+    """Owe an event made outside any action's transaction to every enabled subscription that
+    wants it, once per content (``event_key``); return how many deliveries were made.
+
+    Actions do not need this: their events reach subscribers through the outbox.
+    """
     if not deliverable(event):
         return 0
     key = event_key(event)
-    payload = json.loads(Event(event.name, event.payload).to_json())["data"]
+    payload = plain_payload(event)
 
     async def work(session: AsyncSession) -> int:
         subs = (
@@ -341,7 +335,7 @@ async def do_record_event(rt: Runtime, event: Event) -> int:
             .scalars()
             .all()
         )
-        wanted = [s for s in subs if ALL in (s.events or []) or event.name in (s.events or [])]
+        wanted = [s for s in subs if wants(s.events, event.name)]
         if not wanted:
             return 0
         owed = set(
@@ -376,6 +370,75 @@ async def do_record_event(rt: Runtime, event: Event) -> int:
         return made
 
     return await in_transaction(rt.sessions, work)
+
+
+async def _relay_batch(rt: Runtime, limit: int) -> tuple[int, int]:
+    """Owe one batch of outbox events and delete them; (rows taken, deliveries made)."""
+
+    async def work(session: AsyncSession) -> tuple[int, int]:
+        # SKIP LOCKED: relays in other processes take other rows instead of waiting (PostgreSQL;
+        # SQLite's write lock serialises relays, and the rows are gone when the next one reads).
+        staged = (
+            (
+                await session.execute(
+                    select(OutboxEvent)
+                    .order_by(OutboxEvent.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not staged:
+            return 0, 0
+        wanted = {i for row in staged for i in row.subscription_ids or []}
+        # Deleted or disabled since the event happened: nothing is owed to it any more.
+        enabled = set(
+            (
+                await session.execute(
+                    select(WebhookSubscription.id).where(
+                        WebhookSubscription.id.in_(wanted), WebhookSubscription.active
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        now = utcnow()
+        made = 0
+        for row in staged:
+            for sub_id in row.subscription_ids or []:
+                if sub_id not in enabled:
+                    continue
+                session.add(
+                    WebhookDelivery(
+                        delivery_id=str(uuid.uuid4()),
+                        subscription_id=sub_id,
+                        event=row.event,
+                        event_key=row.event_id,
+                        payload=row.payload,
+                        status=PENDING,
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=row.created_at,
+                    )
+                )
+                made += 1
+        await session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in staged])))
+        return len(staged), made
+
+    return await in_transaction(rt.sessions, work)
+
+
+async def relay_outbox(rt: Runtime, limit: int = 100) -> int:
+    """Turn every staged event into deliveries, exactly once; return how many were made."""
+    made = 0
+    while True:
+        taken, batch = await _to_completion(_relay_batch(rt, limit))
+        made += batch
+        if taken < limit:
+            return made
 
 
 async def _to_completion(step: Coroutine[Any, Any, T]) -> T:
@@ -573,10 +636,11 @@ async def _release(rt: Runtime, ids: list[int]) -> None:
 
 
 class WebhookWorker:
-    """The recorder and the deliverer of one process, sharing what they know.
+    """The relay and the deliverer of one process, sharing what they know.
 
-    Both skip the database while no subscription could want anything, so a service without
-    webhooks pays nothing; the recorder wakes the deliverer so a new event goes out at once.
+    Both skip the database while no subscription is enabled, so a service without webhooks pays
+    nothing. The outbox is read every poll interval, and at once when this process hears an
+    event a subscription wants on the bus: the bus only makes it prompt, never makes it happen.
     """
 
     def __init__(self, rt: Runtime, http: ClientSession, reconnect_seconds: float = 1.0) -> None:
@@ -613,39 +677,39 @@ class WebhookWorker:
         if not deliverable(event):
             return False
         subs = await self.subscriptions()
-        return any(ALL in events or event.name in events for _, events in subs)
+        return any(wants(events, event.name) for _, events in subs)
 
-    async def record_forever(self) -> None:
-        """Owe every bus event to the subscriptions that want it; survive a lost bus."""
+    async def wake_forever(self) -> None:
+        """Wake the deliverer when the bus carries an event a subscription wants."""
         while True:
             try:
                 async for event in self.rt.bus.listen():
                     try:
-                        made = 0
                         if await self.wanted(event):
-                            made = await _to_completion(do_record_event(self.rt, event))
-                        if made:
                             self.wake.set()
                     except Exception:
-                        log.exception("could not record %s for webhooks", event.name)
+                        log.exception("could not check %s for webhooks", event.name)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("webhook recorder lost the bus; listening again")
+                log.exception("webhook waker lost the bus; listening again")
             await asyncio.sleep(self.reconnect_seconds)
 
     async def deliver_forever(self) -> None:
-        """Send what is due; sleep until woken or the poll interval passes."""
+        """Relay the outbox and send what is due; sleep until woken or the poll interval passes."""
         while True:
-            sent = 0
-            self.wake.clear()  # before the round, so an event recorded during it is not missed
+            busy = 0
+            self.wake.clear()  # before the round, so an event staged during it is not missed
             try:
-                if any(live for live, _ in await self.subscriptions()):
-                    sent = await deliver_due(self.rt, self.http)
+                subs = await self.subscriptions()
+                if subs:
+                    busy += await relay_outbox(self.rt)
+                if any(live for live, _ in subs):
+                    busy += await deliver_due(self.rt, self.http)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("webhook delivery round failed")
-            if not sent:
+            if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.rt.settings.webhook_poll_seconds)

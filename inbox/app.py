@@ -25,6 +25,7 @@ from core.pipeline import Step, handle_pipeline_job, on_pipeline_dead, sweep_for
 from core.routing import HumanRouting
 from core.runtime import Runtime
 from core.settings import Settings
+from core.shared import shared_for
 from core.types import InboundMessage
 from core.visitors import do_identify_visitor, do_issue_link_token, do_record_contact
 from core.webhooks import WebhookWorker
@@ -162,8 +163,11 @@ def create_app(
         the_bus = bus or make_bus(settings)
         http = ClientSession(timeout=ClientTimeout(total=30))
         app[HTTP] = http
+        # On Redis, channels agree with the other processes (rate limits, replays, live sockets).
+        shared = shared_for(the_bus)
         for connector in connectors.by_name.values():
             connector.http = http
+            connector.shared = shared
         app[RUNTIME] = Runtime(
             sessions=make_sessions(engine),
             bus=the_bus,
@@ -229,7 +233,7 @@ def create_app(
                     work = rt.bus.work(name, partial(handle, rt), policy, partial(dead, rt))
                     tasks.append(asyncio.create_task(work, name=name))
             tasks.append(asyncio.create_task(sweep_forever(rt), name="sweeper"))
-            tasks.append(asyncio.create_task(hooks.record_forever(), name="webhook-recorder"))
+            tasks.append(asyncio.create_task(hooks.wake_forever(), name="webhook-waker"))
             tasks.append(asyncio.create_task(hooks.deliver_forever(), name="webhook-deliverer"))
         yield
         for task in tasks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -17,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from aiohttp import WSMsgType, web
 
 from connectors.base import Connector
-from connectors.webchat.security import RateLimiter, Tokens, Visitor, identity_ok
+from connectors.webchat.security import Tokens, Visitor, identity_ok
 from connectors.webchat.sites import TELEGRAM_BOT, Site, load_sites
 from core.channel_reads import ChannelReads
 from core.types import InboundMessage, OutboundMessage, Receipt
@@ -28,6 +29,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 CHANNEL = "webchat"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"']{2,63}$")
+TOPIC = "webchat"
+PRESENCE_REFRESH_SECONDS = 20.0
 TITLE = {"ar": "تواصل معنا", "en": "Chat with us"}
 GREETING = {"ar": "أهلاً! كيف نقدر نساعدك؟", "en": "Hi! How can we help?"}
 
@@ -73,10 +76,9 @@ class WebchatConnector(Connector):
         cfg = self.config
         self.sites: dict[str, Site] = load_sites(cfg.get("sites"))
         self.max_chars = int(cfg.get("max_chars") or 2000)
-        self.limiter = RateLimiter(
-            float(cfg.get("rate_per_minute") or 20), int(cfg.get("rate_burst") or 8)
-        )
-        self.new_visitors = RateLimiter(float(cfg.get("new_visitors_per_minute") or 30), 10)
+        # (per minute, burst) token buckets, counted in `shared` so every process agrees.
+        self.rate = (float(cfg.get("rate_per_minute") or 20), int(cfg.get("rate_burst") or 8))
+        self.new_visitor_rate = (float(cfg.get("new_visitors_per_minute") or 30), 10)
         self.public_url = cfg.get("public_url") or ""
         self._secret = cfg.get("secret") or ""
         self.telegram_bot = telegram_bot_name(cfg.get("telegram_bot"))
@@ -86,6 +88,7 @@ class WebchatConnector(Connector):
         self.on_contact: ContactHook | None = None
         self.on_link_request: LinkTokenHook | None = None
         self._demo_html = (STATIC / "demo.html").read_text(encoding="utf-8")
+        self._tasks: list[asyncio.Task[None]] = []
 
     def bind_reads(self, reads: ChannelReads) -> None:
         """Receive history look-ups, presence and the service's secret and public URL."""
@@ -133,11 +136,7 @@ class WebchatConnector(Connector):
                 "at": datetime.now(UTC).isoformat(),
             },
         }
-        live = 0
-        for ws in list(self.sockets.get(message.recipient_id, ())):
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.send_json(frame)
-                live += 1
+        live = await self._push(message.recipient_id, frame)
         receipt_id = f"webchat-{message.message_id}"
         reads = self.reads
         if (
@@ -173,12 +172,66 @@ class WebchatConnector(Connector):
 
     async def typing(self, external_id: str) -> int:
         """Show the typing indicator in a visitor's open tabs; returns how many got it."""
-        shown = 0
+        return await self._push(external_id, {"type": "typing"})
+
+    async def _push(self, external_id: str, frame: dict[str, Any]) -> int:
+        """Send a frame to the visitor's open tabs, in this process and (with Redis) others."""
+        live = await self._send_local(external_id, frame)
+        if self.shared.distributed:
+            # Other processes send it to the tabs they hold; their count comes from presence.
+            await self.shared.publish(TOPIC, {"to": external_id, "frame": frame})
+            live += await self.shared.elsewhere(f"{TOPIC}:{external_id}")
+        return live
+
+    async def _send_local(self, external_id: str, frame: dict[str, Any]) -> int:
+        """Send a frame to the visitor's tabs connected to this process; how many got it."""
+        sent = 0
         for ws in list(self.sockets.get(external_id, ())):
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.send_json({"type": "typing"})
-                shown += 1
-        return shown
+                await ws.send_json(frame)
+                sent += 1
+        return sent
+
+    async def _connected(self, external_id: str) -> None:
+        """Tell the other processes how many tabs of this visitor this process holds now."""
+        await self.shared.here(f"{TOPIC}:{external_id}", len(self.sockets.get(external_id, ())))
+
+    async def start(self) -> None:
+        """With other processes: relay their frames to our sockets and keep presence fresh."""
+        if self.shared.distributed:
+            self._tasks = [
+                asyncio.create_task(self._relay_forever(), name="webchat-relay"),
+                asyncio.create_task(self._refresh_forever(), name="webchat-presence"),
+            ]
+
+    async def stop(self) -> None:
+        """Stop relaying (bounded: shutdown never waits on a stuck Redis read)."""
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        self._tasks = []
+
+    async def _relay_forever(self) -> None:
+        """Frames other processes published for visitors whose tabs this process holds."""
+        while True:
+            try:
+                async for data in self.shared.listen(TOPIC):
+                    to, frame = data.get("to"), data.get("frame")
+                    if isinstance(to, str) and isinstance(frame, dict) and to in self.sockets:
+                        await self._send_local(to, frame)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("web chat relay lost Redis; listening again")
+            await asyncio.sleep(1)
+
+    async def _refresh_forever(self) -> None:
+        """Re-announce our visitors' tabs before their presence expires."""
+        while True:
+            await asyncio.sleep(PRESENCE_REFRESH_SECONDS)
+            for external_id in list(self.sockets):
+                await self._connected(external_id)
 
     async def on_shutdown(self, app: web.Application) -> None:
         """Close visitors' sockets first, so shutdown does not wait on them (they reconnect)."""
@@ -266,7 +319,7 @@ class WebchatConnector(Connector):
         if len(text) > self.max_chars:
             limit = self.max_chars
             return _error(client_id, "too_long", f"at most {limit} characters", limit=limit)
-        wait = self.limiter.allow(visitor.external_id)
+        wait = await self._slow_down(visitor)
         if wait:
             return _error(
                 client_id, "rate_limited", "slow down a little", retry_after=round(wait, 1)
@@ -291,9 +344,7 @@ class WebchatConnector(Connector):
                 "message": {"id": result.message_id, "author": "visitor", "text": text,
                             "client_id": client_id, "at": datetime.now(UTC).isoformat()},
             }  # fmt: skip
-            for ws in list(self.sockets.get(ext, ())):
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await ws.send_json(echo)
+            await self._push(ext, echo)
         return {
             "type": "ack",
             "id": client_id,
@@ -372,7 +423,8 @@ class WebchatConnector(Connector):
             self._check_origin(request, site)
             visitor = self.tokens.check(body.get("token"))
             if visitor is None or visitor.site != site.name:
-                wait = self.new_visitors.allow(request.remote or "?")
+                key = f"{TOPIC}:new:{request.remote or '?'}"
+                wait = await self.shared.take(key, *self.new_visitor_rate)
                 if wait:
                     raise Refused(429, "rate_limited", "too many new visitors", retry_after=wait)
                 visitor, token = self.tokens.issue(site.name)
@@ -438,7 +490,7 @@ class WebchatConnector(Connector):
                 raise Refused(400, "bad_attributes", "attributes must be an object")
             verified = bool(email) and identity_ok(site.secret, email, body.get("user_hash"))
             if verified or name:
-                if wait := self.limiter.allow(visitor.external_id):
+                if wait := await self._slow_down(visitor):
                     raise Refused(
                         429, "rate_limited", "slow down a little", retry_after=round(wait, 1)
                     )
@@ -465,7 +517,7 @@ class WebchatConnector(Connector):
             email = str(body.get("email") or "").strip().lower()
             if not _EMAIL.match(email):
                 raise Refused(400, "bad_email", "not an email address")
-            wait = self.limiter.allow(visitor.external_id)
+            wait = await self._slow_down(visitor)
             if wait:
                 raise Refused(429, "rate_limited", "slow down a little", retry_after=round(wait, 1))
             await self._hook(self.on_contact)(CHANNEL, visitor.external_id, email)
@@ -492,6 +544,10 @@ class WebchatConnector(Connector):
 
         return await self._guard(request, work)
 
+    async def _slow_down(self, visitor: Visitor) -> float:
+        """0 when the visitor may send now, else seconds to wait (one bucket for all processes)."""
+        return await self.shared.take(f"{TOPIC}:visitor:{visitor.external_id}", *self.rate)
+
     @staticmethod
     def _hook(hook: H | None) -> H:
         """A bound hook, or a 503 when the connector runs without the service behind it."""
@@ -511,6 +567,7 @@ class WebchatConnector(Connector):
         await ws.prepare(request)
         ext = visitor.external_id
         self.sockets[ext].add(ws)
+        await self._connected(ext)
         try:
             await ws.send_json({"type": "hello", "online": self.online(site)})
             async for msg in ws:
@@ -536,6 +593,7 @@ class WebchatConnector(Connector):
             self.sockets[ext].discard(ws)
             if not self.sockets[ext]:
                 self.sockets.pop(ext, None)
+            await self._connected(ext)
         return ws
 
     # --- demo -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Web chat security: signed visitor tokens, identity HMACs, origin checks and rate limits."""
+"""Web chat security: signed visitor tokens and identity HMACs (rate limits: `core.shared`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _SITE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -82,30 +81,3 @@ def identity_ok(site_secret: str | None, email: str, given: str | None) -> bool:
 def valid_site_name(name: str) -> bool:
     """Site keys are short lowercase slugs (they end up inside tokens)."""
     return bool(_SITE.match(name))
-
-
-@dataclass
-class RateLimiter:
-    """A token bucket per key: ``burst`` at once, refilled at ``per_minute``."""
-
-    per_minute: float
-    burst: int
-    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def allow(self, key: str, now: float | None = None) -> float:
-        """0 when allowed (and counted), else seconds until the next one is."""
-        now = time.monotonic() if now is None else now
-        tokens, last = self.buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.per_minute / 60.0)
-        if tokens >= 1.0:
-            self.buckets[key] = (tokens - 1.0, now)
-            if len(self.buckets) > 50_000:
-                self._forget_idle(now)
-            return 0.0
-        self.buckets[key] = (tokens, now)
-        return (1.0 - tokens) * 60.0 / self.per_minute
-
-    def _forget_idle(self, now: float) -> None:
-        """Drop buckets that are full again, so memory stays bounded."""
-        refill = 60.0 * self.burst / self.per_minute
-        self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < refill}

@@ -12,7 +12,8 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -25,9 +26,11 @@ from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
+from core.redis_bus import RedisBus
+from core.settings import Settings
 from core.webhooks import signed_headers
 from inbox.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import REDIS_URL, make_settings
 from tests.connectors.bot_api import BotApi
 from tests.connectors.receiver import Receiver
 from tests.inbox.conftest import Client
@@ -377,3 +380,36 @@ async def post_signed(
         **signed_headers(secret, body, at or time.time()),
     }
     return await client.post(f"/channels/webhook/{key}", data=body, headers=headers)
+
+
+Instances = Callable[..., Awaitable[list[Client]]]
+
+
+@pytest.fixture
+async def instances(aiohttp_client: Callable[..., Awaitable[Client]]) -> AsyncIterator[Instances]:
+    """Start service processes that share one database and one Redis (a prefix of their own).
+
+    ``await instances(settings, workers=[True, False])`` starts one per entry of ``workers``;
+    those with False run no queue workers, so the others do all deliveries.
+    """
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    buses: list[RedisBus] = []
+    clients: list[Client] = []
+
+    async def start(settings: Settings, workers: list[bool]) -> list[Client]:
+        for runs in workers:
+            bus = RedisBus(REDIS_URL, prefix=prefix, block_ms=50)
+            buses.append(bus)
+            app = create_app(settings, bus=bus, migrate=False, workers=runs)
+            clients.append(await aiohttp_client(app))
+        return clients
+
+    yield start
+    for client in clients:
+        await client.close()
+    if buses:
+        keys = [k async for k in buses[0].redis.scan_iter(f"{prefix}:*")]
+        if keys:
+            await buses[0].redis.delete(*keys)
+    for bus in buses:
+        await bus.close()

@@ -7,16 +7,18 @@ import json
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+import core.delivery
 from connectors.telegram import TelegramConnector, split_text, utf16_len
 from connectors.telegram import _admin as telegram_admin
 from core.actions import do_reply
 from core.identity_links import link_token
-from core.models import Customer, Identity, Message
+from core.models import Customer, Identity, Message, utcnow
 from core.types import Attachment
 from inbox.app import create_app
 from inbox.keys import CONNECTORS, FILES, RUNTIME
@@ -52,6 +54,17 @@ async def reply(client: Client, text: str) -> int:
     )
     assert resp.status in (200, 201), await resp.text()
     return int((await resp.json())["id"])
+
+
+async def reply_to(client: Client, chat: str, text: str) -> int:
+    """Have an agent answer the conversation of one Telegram chat; return the reply's id."""
+    found = await identity(client, chat)
+    assert found is not None
+    async with client.app[RUNTIME].sessions() as session:
+        query = select(Message.conversation_id).where(Message.customer_id == found.customer_id)
+        conv = (await session.execute(query.limit(1))).scalar_one()
+    message = await do_reply(client.app[RUNTIME], conv, text, agent_id=None)
+    return message.id
 
 
 async def delivery(client: Client, message_id: int, status: str) -> Message:
@@ -208,6 +221,67 @@ async def test_429_waits_retry_after_then_sends_once(channels: Client, bot_api: 
     attempts = [c for c in bot_api.calls if c.method == "sendMessage"]
     assert [c.status for c in attempts] == [429, 200]
     assert attempts[1].at - attempts[0].at >= 1.0
+
+
+def another_customer(chat_id: int = 777000333) -> dict[str, Any]:
+    """A private-chat update from a second customer."""
+    update = tg_fixture("private_text")
+    update["update_id"] += 1000
+    update["message"]["from"]["id"] = update["message"]["chat"]["id"] = chat_id
+    return update
+
+
+async def test_429_with_a_long_retry_after_holds_the_reply_not_the_worker(
+    channels: Client, bot_api: BotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 60 s flood wait: the reply stays queued (the reason shown), another chat's reply goes
+    out meanwhile on the same worker, and once 60 s have passed the reply is sent once."""
+    rt = channels.app[RUNTIME]
+    later: list[tuple[str, dict[str, Any], float]] = []
+
+    async def note_later(queue: str, job: dict[str, Any], delay: float) -> None:
+        later.append((queue, job, delay))
+
+    monkeypatch.setattr(rt.bus, "enqueue_later", note_later)
+    skipped = [timedelta(0)]
+    monkeypatch.setattr(core.delivery, "utcnow", lambda: utcnow() + skipped[0])
+    await post_update(channels, tg_fixture("private_text"))
+    await post_update(channels, another_customer())
+    bot_api.fail("sendMessage", 429, "Too Many Requests: retry after 60", retry_after=60)
+    held_id = await reply_to(channels, CUSTOMER, "لحظة من فضلك")
+
+    async def held() -> Message | None:
+        async with rt.sessions() as session:
+            message = await session.get(Message, held_id)
+        return message if message is not None and message.deliver_after is not None else None
+
+    waiting: Message = await eventually(held)
+    assert waiting.delivery_status == "queued" and "retry after 60" in (
+        waiting.delivery_error or ""
+    )
+    ((_, job, delay),) = later
+    assert job == {"message_id": held_id} and 59 <= delay <= 60
+    other_id = await reply_to(channels, "777000333", "أهلاً")
+    await delivery(channels, other_id, "sent")
+    assert [c.status for c in bot_api.calls if c.method == "sendMessage"] == [429, 200]
+
+    skipped[0] = timedelta(seconds=61)
+    await rt.bus.enqueue(*later[0][:2])
+    sent = await delivery(channels, held_id, "sent")
+    assert sent.delivery_error is None
+    assert [c.params["text"] for c in bot_api.sent()] == ["أهلاً", "لحظة من فضلك"]
+
+
+async def test_429_asking_to_wait_past_the_cap_fails_the_reply_visibly(
+    channels: Client, bot_api: BotApi
+) -> None:
+    """A flood wait longer than DELIVERY_MAX_WAIT_SECONDS (1 h) fails the reply with the reason."""
+    await post_update(channels, tg_fixture("private_text"))
+    bot_api.fail("sendMessage", 429, "Too Many Requests: retry after 7200", retry_after=7200)
+    reply_id = await reply(channels, "مرحبا")
+    failed = await delivery(channels, reply_id, "failed")
+    assert "gave up waiting: Telegram flood control" in (failed.delivery_error or "")
+    assert bot_api.sent() == []
 
 
 async def test_403_marks_the_identity_blocked_and_the_reply_failed(

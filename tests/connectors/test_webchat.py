@@ -10,16 +10,24 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from connectors.webchat import WebchatConnector
-from connectors.webchat.security import RateLimiter, Tokens, identity_hash
-from core.actions import do_ingest
+from connectors.webchat.security import Tokens, identity_hash
+from core.actions import do_ingest, do_reply
+from core.models import Message
 from core.types import InboundMessage, Role
 from inbox.app import create_app
 from inbox.keys import CONNECTORS, FILES, RUNTIME
 from tests.conftest import make_settings
 from tests.connectors.bot_api import BOT_USER, BotApi
-from tests.connectors.conftest import SmtpSink, env_for_email, post_update, tg_fixture
+from tests.connectors.conftest import (
+    Instances,
+    SmtpSink,
+    env_for_email,
+    post_update,
+    tg_fixture,
+)
 from tests.inbox.conftest import eventually, login_as
 
 Client = TestClient  # type: ignore[type-arg]
@@ -198,6 +206,62 @@ async def test_websocket_acks_echoes_and_pushes_agent_replies_live(client: Clien
     await ws.close()
 
 
+@pytest.mark.redis
+async def test_reply_delivered_by_one_instance_reaches_a_tab_on_another(
+    instances: Instances, sqlite_url: str, sites: None
+) -> None:
+    """Two processes on one Redis: the visitor's socket is on B, A (the only one running
+    workers) delivers the agent's reply; the reply, the echo and typing reach the tab."""
+    settings = make_settings(sqlite_url, channels="memory,webchat")
+    a, b = await instances(settings, workers=[True, False])
+    s = await session(b)
+    ws = await b.ws_connect(f"/channels/webchat/ws?token={s['token']}", headers=own(b))
+    assert (await ws.receive_json())["type"] == "hello"
+    await ws.send_json({"type": "message", "id": "w1", "text": "مرحبا"})
+    assert {(await ws.receive_json())["type"] for _ in range(2)} == {"message", "ack"}
+    await post(a, s["token"], "from another tab", "h1", own(a))
+    echo = await ws.receive_json(timeout=5)
+    assert echo["type"] == "message" and echo["message"]["text"] == "from another tab"
+
+    async with a.app[RUNTIME].sessions() as db:
+        conv = (
+            (await db.execute(select(Message.conversation_id).where(Message.kind == "incoming")))
+            .scalars()
+            .first()
+        )
+    assert conv is not None
+    reply = await do_reply(a.app[RUNTIME], conv, "أهلاً من الخادم الآخر")
+    frame = await ws.receive_json(timeout=5)
+    assert frame["type"] == "message" and frame["message"]["id"] == reply.id
+    assert webchat(b).sockets and not webchat(a).sockets
+    assert await webchat(a).typing(f"demo:{s['visitor_id']}") == 1
+    assert (await ws.receive_json(timeout=5)) == {"type": "typing"}
+    await ws.close()
+
+    async def settled() -> bool:
+        # Stopped mid-job, a Redis worker leaves its database connection behind.
+        async with a.app[RUNTIME].sessions() as db:
+            rows = (await db.execute(select(Message))).scalars().all()
+        return all(m.pipeline_state != "pending" and m.delivery_status != "queued" for m in rows)
+
+    await eventually(settled)
+
+
+@pytest.mark.redis
+async def test_rate_limit_counts_requests_on_every_instance(
+    instances: Instances, sqlite_url: str, sites: None
+) -> None:
+    """A visitor spreading a burst over two processes is limited as if there were one."""
+    settings = make_settings(sqlite_url, channels="memory,webchat")
+    a, b = await instances(settings, workers=[False, False])
+    s = await session(a)
+    statuses = [
+        (await post(c, s["token"], f"m{i}", f"r{i}", own(c))).status
+        for i, c in enumerate([a, b] * 3)
+    ]
+    assert statuses == [200] * 5 + [429]
+
+
 async def test_websocket_refuses_forged_tokens_and_foreign_origins(client: Client) -> None:
     """No socket without a signed token from an allowed page."""
     s = await session(client)
@@ -319,14 +383,6 @@ def test_tokens_reject_tampering() -> None:
     other = vid[:-1] + ("B" if vid.endswith("A") else "A")
     assert Tokens("one").check(f"v1.{site}.{other}.{sig}") is None
     assert Tokens("one").check(f"v1.shop.{vid}.{sig}") is None
-
-
-def test_rate_limiter_refills_over_time() -> None:
-    """A bucket empties with a burst and refills at the configured rate."""
-    limiter = RateLimiter(per_minute=60, burst=2)
-    assert limiter.allow("v", now=0) == 0 and limiter.allow("v", now=0) == 0
-    assert limiter.allow("v", now=0) > 0
-    assert limiter.allow("v", now=1.01) == 0
 
 
 async def next_frame_type(ws: Any) -> str:

@@ -15,7 +15,7 @@ from core.models import Customer, Identity, Message
 from core.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
 from inbox.app import create_app
 from inbox.keys import CONNECTORS, FILES, RUNTIME, SETTINGS
-from tests.connectors.conftest import SHOP_SECRET, post_signed
+from tests.connectors.conftest import SHOP_SECRET, Instances, post_signed
 from tests.connectors.receiver import Receiver
 from tests.inbox.conftest import Client, eventually, login_as
 
@@ -102,6 +102,21 @@ async def test_replayed_request_is_refused(channels: Client) -> None:
     assert first.status == 201
     assert again.status == 409 and (await again.json())["error"]["code"] == "replayed"
     assert len(await stored(channels)) == 1
+
+
+@pytest.mark.redis
+async def test_request_replayed_to_another_instance_is_refused(
+    instances: Instances, sqlite_url: str, channel_env: Callable[..., Any]
+) -> None:
+    """Two service processes on one Redis: a request A accepted, replayed to B, is a 409."""
+    a, b = await instances(channel_env(sqlite_url), workers=[False, False])
+    body = json.dumps(message()).encode()
+    headers = {"Content-Type": "application/json", **signed_headers(SHOP_SECRET, body)}
+    first = await a.post("/channels/webhook/shop", data=body, headers=headers)
+    again = await b.post("/channels/webhook/shop", data=body, headers=headers)
+    assert first.status == 201
+    assert again.status == 409 and (await again.json())["error"]["code"] == "replayed"
+    assert len(await stored(a)) == 1
 
 
 async def test_old_body_replayed_with_a_new_timestamp_is_refused(channels: Client) -> None:

@@ -57,6 +57,26 @@ async def test_jobs_are_handled_in_order(bus: Bus) -> None:
     assert seen == [0, 1, 2, 3, 4]
 
 
+async def test_a_job_queued_later_waits_its_delay_without_holding_the_queue(bus: Bus) -> None:
+    """``enqueue_later`` delivers after the delay; jobs queued meanwhile go first."""
+    seen: list[tuple[str, float]] = []
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def handler(job: Job) -> None:
+        seen.append((job["n"], loop.time() - start))
+
+    async def dead(job: Job, exc: BaseException) -> None:
+        raise AssertionError("nothing should die")
+
+    await bus.enqueue_later("q", {"n": "held"}, 0.4)
+    await bus.enqueue("q", {"n": "now"})
+    async with working(bus, "q", handler, dead):
+        await wait_for(lambda: len(seen) == 2)
+    assert [n for n, _ in seen] == ["now", "held"]
+    assert seen[1][1] >= 0.4
+
+
 async def test_failed_job_is_redelivered_until_it_succeeds(bus: Bus) -> None:
     """A handler that fails twice sees the job a third time and it then settles."""
     attempts: list[int] = []

@@ -13,22 +13,27 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
 from core import events as ev
+from core.actions import do_ingest
+from core.bus import InProcessBus
+from core.db import make_engine, make_sessions
 from core.errors import Invalid
 from core.events import Event
 from core.redis_bus import RedisBus
 from core.runtime import Runtime
-from core.types import Role
-from core.webhook_models import WebhookDelivery, WebhookSubscription
+from core.types import InboundMessage, Role
+from core.webhook_models import OutboxEvent, WebhookDelivery, WebhookSubscription
 from core.webhooks import (
     WEBHOOK_PAUSED,
     SignatureError,
     WebhookWorker,
     deliver_due,
     do_create_subscription,
+    do_delete_subscription,
     do_record_event,
     do_redeliver,
     do_resume_subscription,
     do_update_subscription,
+    relay_outbox,
     retry_delay,
     signature,
     signed_headers,
@@ -271,6 +276,59 @@ async def test_worker_sees_subscription_changes_at_once(
     assert not await worker.wanted(event)
 
 
+class DeadBus(InProcessBus):
+    """A bus that never publishes: the process died between the commit and the publish."""
+
+    async def publish(self, event: Event) -> None:
+        """Fail like a process killed at this point (or a Redis that went away)."""
+        raise ConnectionError("the process died before publishing")
+
+
+async def test_concurrent_relays_owe_and_send_each_event_once_per_subscription(
+    fast: Runtime, http: ClientSession, receiver: Receiver, database_url: str
+) -> None:
+    """Events whose publish failed are relayed from the outbox; four relays and two deliverers
+    racing (separate connections) owe and send each event exactly once to each subscription."""
+    rt = Runtime(sessions=fast.sessions, bus=DeadBus(), settings=fast.settings)
+    for path in ("a", "b"):
+        sub = await do_create_subscription(rt, f"{receiver.url}/{path}", ["message.created"])
+        receiver.secrets[path] = sub.secret
+    for i in range(12):
+        await do_ingest(rt, InboundMessage("telegram", f"c-{i}", f"m-{i}", f"hello {i}"))
+    engines = [make_engine(database_url) for _ in range(3)]
+    others = [Runtime(make_sessions(e), rt.bus, rt.settings) for e in engines]
+    try:
+        relays = [relay_outbox(r, limit=2) for r in (rt, *others)]
+        made = await asyncio.gather(*relays)
+        assert sum(made) == 24
+        await asyncio.gather(deliver_due(rt, http), deliver_due(others[0], http))
+        await drain(rt, http)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    for path in ("a", "b"):
+        texts = sorted(h.json["data"]["text"] for h in receiver.ok(path))
+        assert texts == sorted(f"hello {i}" for i in range(12))
+        assert len({h.headers["X-Tawasul-Delivery"] for h in receiver.ok(path)}) == 12
+    assert len(await rows(rt)) == 24
+    async with rt.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
+
+
+async def test_a_subscription_deleted_or_disabled_meanwhile_is_owed_nothing(
+    fast: Runtime, receiver: Receiver
+) -> None:
+    """Between the event and the relay, a removed or disabled subscription drops out."""
+    kept = await subscribe(fast, receiver, ["*"])
+    gone = await do_create_subscription(fast, f"{receiver.url}/gone", ["*"])
+    off = await do_create_subscription(fast, f"{receiver.url}/off", ["*"])
+    await do_ingest(fast, InboundMessage("telegram", "c-1", "m-1", "hello"))
+    await do_delete_subscription(fast, gone.id)
+    await do_update_subscription(fast, off.id, active=False)
+    assert await relay_outbox(fast) == 3  # conversation.created, message.created, .updated
+    assert {d.subscription_id for d in await rows(fast)} == {kept.id}
+
+
 def test_backoff_doubles_up_to_the_cap(rt: Runtime) -> None:
     """Retry delays double from the base and stop at the cap (with ±10% jitter)."""
     delays = [retry_delay(rt, n) for n in (1, 2, 3, 20)]
@@ -365,6 +423,29 @@ async def test_customer_message_reaches_the_subscriber_and_notes_do_not(
         f"/api/v1/webhooks/{(await created.json())['id']}/deliveries", headers=admin
     )
     assert {d["status"] for d in await deliveries.json()} == {"delivered"}
+
+
+async def test_events_never_published_reach_the_subscriber_after_a_restart(
+    aiohttp_client: Callable[..., Awaitable[Client]], sqlite_url: str, receiver: Receiver
+) -> None:
+    """A process that commits and dies before publishing: the next start still delivers."""
+    first = await aiohttp_client(
+        create_app(fast_settings(sqlite_url), bus=DeadBus(), migrate=False, workers=False)
+    )
+    await subscribe(first.app[RUNTIME], receiver, ["message.created"])
+    await memory(first).receive("c-1", "m-1", "مرحبا")
+    await first.close()
+    assert receiver.on("events") == []
+
+    await aiohttp_client(create_app(fast_settings(sqlite_url), migrate=False))
+
+    def customer_said() -> list[Hit]:
+        return [h for h in receiver.ok("events") if h.json["data"]["kind"] == "incoming"]
+
+    await eventually(lambda: asyncio.sleep(0, customer_said()), within=10)
+    await asyncio.sleep(0.2)
+    (hit,) = customer_said()
+    assert hit.json["event"] == "message.created" and hit.json["data"]["text"] == "مرحبا"
 
 
 async def test_pending_deliveries_survive_a_restart(
