@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import Field
 from sqlalchemy import func, select
 
-from core.alerts import do_acknowledge_alert
+from core.alerts import FEED_ACTIONS, do_acknowledge_alert
 from core.errors import NotFound
 from core.models import Agent, Conversation, Customer, Message, utcnow
 from core.serialize import agent_dict, message_dict
@@ -22,7 +22,6 @@ from inbox.schemas import Strict
 # A customer waiting this long in the queue shows up in the feed; twice as long is an SLA breach.
 LONG_WAIT = timedelta(minutes=5)
 SLA_BREACH = timedelta(minutes=15)
-FEED_ACTIONS = ("alert", "escalated")
 HANDOFF_TWIN = timedelta(seconds=60)
 
 
@@ -72,6 +71,8 @@ def without_twin_handoffs(entries: list[dict[str, Any]]) -> list[dict[str, Any]]
         else:
             twin["reason"] = twin["reason"] or entry["reason"]
             twin["acknowledged_by"] = twin["acknowledged_by"] or entry["acknowledged_by"]
+            # Acknowledging either line acknowledges the entry: consoles match on these ids.
+            twin["twin_ids"] = [*twin.get("twin_ids", []), entry["id"]]
     return kept
 
 

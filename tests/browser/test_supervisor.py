@@ -104,3 +104,38 @@ async def test_console_draws_metrics_and_exports_csv(live: Live, browser: Browse
     assert href is not None and href.startswith("/api/v1/metrics.csv?")
     csv_text = await page.evaluate("url => fetch(url).then(r => r.text())", href)
     assert csv_text.splitlines()[-1].split(",")[2:6] == ["total", "2", "2", "1"]
+
+
+async def test_a_handoff_is_acknowledged_and_assigned_from_the_console(
+    live: Live, browser: Browser
+) -> None:
+    """A bot handoff entry can be acknowledged (it stays so after a reload) and assigned."""
+    sara = await live.agent("sara")
+    await live.agent("huda", Role.SUPERVISOR)
+    console = await login(browser, live, "huda", path="/supervisor")
+    first = await actions.do_ingest(
+        live.rt, InboundMessage("telegram", "tg-h", "tg-h-1", "ابي اكلم موظف", "ريم")
+    )
+    await actions.do_escalate(live.rt, first.conversation_id, "customer_request")
+    handoff = console.locator(
+        f'.alert-item[data-kind="handoff"][data-conversation="{first.conversation_id}"]'
+    )
+    await expect(handoff).to_contain_text("the customer asked for a person")
+    await handoff.locator('[data-role="ack"]').click()
+    await expect(handoff).to_have_class("alert-item kind-handoff acked")
+    await expect(handoff).to_contain_text("Acknowledged · Huda")
+    await console.reload()
+    await expect(handoff).to_have_class("alert-item kind-handoff acked")
+
+    # Assigning from a handoff acknowledges it too, with no error on the way.
+    second = await actions.do_ingest(
+        live.rt, InboundMessage("telegram", "tg-i", "tg-i-1", "need a human", "Lina")
+    )
+    await actions.do_escalate(live.rt, second.conversation_id, "low_confidence")
+    other = console.locator(
+        f'.alert-item[data-kind="handoff"][data-conversation="{second.conversation_id}"]'
+    )
+    await other.locator('[data-role="assign"]').select_option(str(sara))
+    await expect(other).to_have_class("alert-item kind-handoff acked")
+    await expect(console.locator(".toast").first).to_contain_text("Assigned to Sara")
+    await expect(console.locator(".toast", has_text="went wrong")).to_have_count(0)

@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from core import actions
-from core.models import Conversation, utcnow
+from core.models import Conversation, Message, utcnow
 from core.types import InboundMessage, Role
 from inbox.app import create_app
 from inbox.keys import RUNTIME
@@ -69,11 +69,21 @@ async def test_feed_lists_alerts_handoffs_and_long_waits(any_client: Client) -> 
 
 
 async def test_only_alerts_can_be_acknowledged(client: Client) -> None:
-    """Acknowledging a message that is not an alert is a 404; agents get 403."""
+    """Acknowledging a message or an activity line outside the feed is a 404; agents get 403."""
     rt = client.app[RUNTIME]
     headers = await login_as(client, "huda", Role.SUPERVISOR)
     r = await actions.do_ingest(rt, InboundMessage("memory", "u", "u-1", "hello", "U"))
     resp = await client.post(f"/api/v1/alerts/{r.message_id}/acknowledge", headers=headers)
+    assert resp.status == 404
+    await _pending(client, "u")
+    await actions.do_resolve(rt, r.conversation_id, agent_id=None)
+    async with rt.sessions() as session:
+        resolved_line = (
+            await session.execute(
+                select(Message.id).where(Message.meta["action"].as_string() == "resolved")
+            )
+        ).scalar_one()
+    resp = await client.post(f"/api/v1/alerts/{resolved_line}/acknowledge", headers=headers)
     assert resp.status == 404
     agent = await login_as(client, "sara")
     assert (await client.get("/api/v1/alerts", headers=agent)).status == 403
@@ -110,3 +120,31 @@ async def test_a_bot_handoff_shows_once(db_client: Client) -> None:
     data = await (await client.get("/api/v1/alerts", headers=headers)).json()
     mine = [a for a in data["alerts"] if a["conversation_id"] == r.conversation_id]
     assert [(a["kind"], a["reason"]) for a in mine] == [("handoff", "customer_request")]
+    # Acknowledging the escalation line acknowledges the one entry both lines make.
+    escalation = min([mine[0]["id"], *mine[0]["twin_ids"]])
+    resp = await client.post(f"/api/v1/alerts/{escalation}/acknowledge", headers=headers)
+    assert resp.status == 200
+    data = await (await client.get("/api/v1/alerts", headers=headers)).json()
+    assert [a["acknowledged_by"] is not None for a in data["alerts"]] == [True]
+
+
+async def test_a_handoff_can_be_acknowledged(db_client: Client) -> None:
+    """A handoff entry (the escalation line itself) is acknowledged like an alert, live."""
+    client = db_client
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    me = (await (await client.get("/api/v1/me", headers=headers)).json())["id"]
+    r = await actions.do_ingest(rt, InboundMessage("memory", "k", "k-1", "a person please", "K"))
+    await actions.do_escalate(rt, r.conversation_id, "customer_request")
+    entry = (await (await client.get("/api/v1/alerts", headers=headers)).json())["alerts"][0]
+    assert (entry["kind"], entry["conversation_id"]) == ("handoff", r.conversation_id)
+    ws = await client.ws_connect("/api/v1/ws", headers=headers)
+    await ws.receive_json()
+
+    resp = await client.post(f"/api/v1/alerts/{entry['id']}/acknowledge", headers=headers)
+    assert resp.status == 200, await resp.text()
+    event = await ws.receive_json(timeout=5)
+    assert event["event"] == "alert.acknowledged" and event["data"]["id"] == entry["id"]
+    await ws.close()
+    entry = (await (await client.get("/api/v1/alerts", headers=headers)).json())["alerts"][0]
+    assert entry["acknowledged_by"] == me

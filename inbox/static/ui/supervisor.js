@@ -123,7 +123,7 @@ function onEvent(ev) {
       customer_name: null, created_at: a.created_at, acknowledged_by: null,
     }, d.customer_id);
   } else if (ev.event === "alert.acknowledged") {
-    const found = feed.alerts.find((x) => x.id === d.id);
+    const found = feed.alerts.find((x) => x.id === d.id || x.twin_ids?.includes(d.id));
     if (found) { found.acknowledged_by = d.meta.acknowledged_by; renderAlerts(); }
   } else if (ev.event === "team.updated" || ev.event === "team.deleted") {
     loadTeams().then(renderTeams).catch(() => {});
@@ -137,7 +137,7 @@ function onEvent(ev) {
 function addAlert(item, customerId) {
   const twin = item.kind === "handoff" && feed.alerts.find((x) => x.kind === "handoff" && x.conversation_id === item.conversation_id
     && !x.acknowledged_by && Math.abs(new Date(x.created_at) - new Date(item.created_at)) < 60000);
-  if (twin) { twin.reason = twin.reason || item.reason; renderAlerts(); return; }
+  if (twin) { twin.reason = twin.reason || item.reason; twin.twin_ids = [...(twin.twin_ids || []), item.id]; renderAlerts(); return; }
   feed.alerts.unshift(item);
   renderAlerts();
   customerName(customerId, item);
