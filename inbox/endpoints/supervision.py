@@ -23,6 +23,7 @@ from inbox.schemas import Strict
 LONG_WAIT = timedelta(minutes=5)
 SLA_BREACH = timedelta(minutes=15)
 HANDOFF_TWIN = timedelta(seconds=60)
+QUIET_REASON = "no_bot"
 
 
 class AlertQuery(Strict):
@@ -104,6 +105,9 @@ async def list_alerts(request: web.Request, query: AlertQuery) -> web.Response:
                 .where(
                     Message.kind == MessageKind.ACTIVITY,
                     Message.meta["action"].as_string().in_(FEED_ACTIONS),
+                    # Without a bot every conversation is escalated `no_bot`: the normal path,
+                    # not something to alert on. Filtered here so they cannot fill the page.
+                    func.coalesce(Message.meta["reason"].as_string(), "") != QUIET_REASON,
                 )
                 .order_by(Message.id.desc())
                 .limit(query.limit)

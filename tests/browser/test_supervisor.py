@@ -113,6 +113,11 @@ async def test_a_handoff_is_acknowledged_and_assigned_from_the_console(
     sara = await live.agent("sara")
     await live.agent("huda", Role.SUPERVISOR)
     console = await login(browser, live, "huda", path="/supervisor")
+    # Without a bot every conversation is escalated `no_bot`: no handoff entry for those.
+    quiet = await actions.do_ingest(
+        live.rt, InboundMessage("telegram", "tg-q", "tg-q-1", "مرحبا", "هادئ")
+    )
+    await actions.do_escalate(live.rt, quiet.conversation_id, "no_bot")
     first = await actions.do_ingest(
         live.rt, InboundMessage("telegram", "tg-h", "tg-h-1", "ابي اكلم موظف", "ريم")
     )
@@ -121,6 +126,9 @@ async def test_a_handoff_is_acknowledged_and_assigned_from_the_console(
         f'.alert-item[data-kind="handoff"][data-conversation="{first.conversation_id}"]'
     )
     await expect(handoff).to_contain_text("the customer asked for a person")
+    # Events arrive in order: the quiet escalation was seen (and skipped) before this one.
+    quiet_entry = console.locator(f'.alert-item[data-conversation="{quiet.conversation_id}"]')
+    await expect(quiet_entry).to_have_count(0)
     await handoff.locator('[data-role="ack"]').click()
     await expect(handoff).to_have_class("alert-item kind-handoff acked")
     await expect(handoff).to_contain_text("Acknowledged · Huda")

@@ -116,7 +116,8 @@ function onEvent(ev) {
       id: d.activity?.id, kind: d.kind, reason: d.reason || null, detail: d.detail, excerpt: d.excerpt || null,
       conversation_id: d.conversation?.id, customer_name: null, created_at: d.activity?.created_at, acknowledged_by: null,
     }, d.conversation?.customer_id);
-  } else if (ev.event === "conversation.escalated") {
+  } else if (ev.event === "conversation.escalated" && d.escalation_reason !== "no_bot") {
+    // `no_bot` is the normal path when no bot is configured, not a handoff to alert on.
     const a = d.activity || {};
     addAlert({
       id: a.id, kind: "handoff", reason: d.escalation_reason, detail: a.text, conversation_id: d.id,
