@@ -861,6 +861,7 @@ async def do_merge_customers(
         source_active = await active_conversation(session, source_id)
         target_active = await active_conversation(session, target_id)
         folded: int | None = None
+        pointer: Message | None = None
         if source_active is not None and target_active is not None:
             # Keep one active conversation: the source's live messages join the target's.
             await session.execute(
@@ -876,6 +877,7 @@ async def do_merge_customers(
                 or source_active.waiting_since < target_active.waiting_since
             ):
                 target_active.waiting_since = source_active.waiting_since
+            source_active.waiting_since = None
             folded = source_active.id
             await session.flush()
         await session.execute(
@@ -898,6 +900,20 @@ async def do_merge_customers(
         target.phone = target.phone or source.phone
         target.language = target.language or source.language
         target.attributes = {**(source.attributes or {}), **(target.attributes or {})}
+        if source_active is not None and target_active is not None:
+            # The folded conversation is closed by the merge, not by anyone answering it: its
+            # timeline says where it went, and metrics leave it out of resolutions.
+            pointer = activity_line(
+                source_active,
+                "merged_into",
+                f"Merged into conversation #{target_active.id}",
+                agent_id=agent_id,
+                target_conversation_id=target_active.id,
+                source_customer_id=source_id,
+                target_customer_id=target_id,
+            )
+            pointer.customer_id = target_id
+            session.add(pointer)
         anchor = target_active or source_active
         activity = Message(
             customer_id=target_id,
@@ -917,6 +933,9 @@ async def do_merge_customers(
         )
         session.add(activity)
         await session.flush()
+        if pointer is not None and source_active is not None:
+            out.append(Event(ev.MESSAGE_CREATED, message_dict(pointer)))
+            out.append(Event(ev.CONVERSATION_UPDATED, conversation_dict(source_active)))
         out.append(Event(ev.MESSAGE_CREATED, message_dict(activity)))
         out.append(
             Event(

@@ -168,6 +168,7 @@ async def compute_metrics(session: AsyncSession, query: MetricsQuery) -> dict[st
     names = dict((await session.execute(select(Agent.id, Agent.display_name))).all())
 
     assigned_ever: set[int] = set()
+    folded: set[int] = set()
     reasons: Counter[str] = Counter()
     escalations_of: Counter[int] = Counter()
     for conv_id, meta in activities:
@@ -177,6 +178,8 @@ async def compute_metrics(session: AsyncSession, query: MetricsQuery) -> dict[st
             escalations_of[conv_id] += 1
         elif action in ("assigned", "taken_over"):
             assigned_ever.add(conv_id)
+        elif action == "merged_into":
+            folded.add(conv_id)
 
     def key_of(row: Any) -> str:
         if query.group_by == "agent":
@@ -196,10 +199,21 @@ async def compute_metrics(session: AsyncSession, query: MetricsQuery) -> dict[st
                 bucket.first_response.append(
                     (row.first_response_at - row.created_at).total_seconds()
                 )
-            if row.status == ConversationStatus.RESOLVED and row.resolved_at is not None:
+            # A conversation folded into another by a customer merge was closed by the merge,
+            # not resolved: it counts in neither resolutions nor containment.
+            if (
+                row.status == ConversationStatus.RESOLVED
+                and row.resolved_at is not None
+                and row.id not in folded
+            ):
                 bucket.resolved += 1
                 bucket.resolution.append((row.resolved_at - row.created_at).total_seconds())
-                touched = row.id in human or row.id in assigned_ever or row.assignee_id
+                touched = (
+                    row.id in human
+                    or row.id in assigned_ever
+                    or row.id in escalations_of
+                    or row.assignee_id
+                )
                 if not touched:
                     bucket.contained += 1
             if row.id in ratings:

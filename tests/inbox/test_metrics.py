@@ -48,7 +48,8 @@ async def test_metrics_from_stored_data(client: Client) -> None:
         r = await actions.do_ingest(rt, InboundMessage(channel, f"s{n}", f"m{n}", text, f"C{n}"))
         await _settle(client, r.conversation_id)
         ids.append(r)
-    # 0: handed to the bot and resolved there (contained); 1 and 2: answered by a person.
+    # 0: handed to the bot and resolved there — not contained, it was escalated (no_bot)
+    # first; 1 and 2: answered by a person.
     await actions.do_hand_to_bot(rt, ids[0].conversation_id, agent_id=None)
     await actions.do_resolve(rt, ids[0].conversation_id, agent_id=None)
     for r in ids[1:]:
@@ -81,8 +82,8 @@ async def test_metrics_from_stored_data(client: Client) -> None:
     totals = data["totals"]
     assert totals["conversations"] == 3
     assert totals["resolved"] == 3
-    assert totals["bot_contained"] == 1
-    assert totals["containment_rate"] == round(1 / 3, 4)
+    assert totals["bot_contained"] == 0
+    assert totals["containment_rate"] == 0.0
     assert totals["first_response_median_s"] == 60.0
     assert totals["first_response_p90_s"] == 600.0
     assert totals["resolution_p90_s"] == 1200.0
@@ -103,7 +104,7 @@ async def test_metrics_from_stored_data(client: Client) -> None:
     assert resp.status == 200 and resp.content_type == "text/csv"
     rows = list(csv.reader(io.StringIO(await resp.text())))
     assert rows[0][2] == "agent"
-    assert rows[-1][2:6] == ["total", "3", "3", "1"]
+    assert rows[-1][2:6] == ["total", "3", "3", "0"]
     assert "Huda" in {r[2] for r in rows[1:-1]}
 
 
@@ -127,3 +128,36 @@ async def test_csv_cells_cannot_become_formulas(client: Client) -> None:
         )
     resp = await client.get("/api/v1/metrics.csv?group_by=language", headers=headers)
     assert "'=HYPERLINK(1)" in await resp.text()
+
+
+async def test_containment_counts_only_what_the_bot_closed_alone(db_client: Client) -> None:
+    """Escalated-then-returned conversations are not contained; folded ones are not resolved."""
+    client = db_client
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    sara = (await (await client.get("/api/v1/me", headers=headers)).json())["id"]
+
+    async def conversation(sender: str) -> int:
+        r = await actions.do_ingest(rt, InboundMessage("memory", sender, f"{sender}-1", "hi"))
+        return r.conversation_id
+
+    contained = await conversation("bot-only")
+    await actions.do_resolve(rt, contained, agent_id=None)
+    bounced = await conversation("bounced")  # escalated, handed back, closed by the bot
+    await actions.do_escalate(rt, bounced, "customer_request")
+    await actions.do_hand_to_bot(rt, bounced, agent_id=None)
+    await actions.do_resolve(rt, bounced, agent_id=None)
+    helped = await conversation("helped")
+    await actions.do_reply(rt, helped, "On it", agent_id=sara)
+    await actions.do_resolve(rt, helped, agent_id=sara)
+    # Two identities of one person, each with an active conversation: the merge folds one.
+    twin_a = await actions.do_ingest(rt, InboundMessage("memory", "twin-a", "ta-1", "hi"))
+    twin_b = await actions.do_ingest(rt, InboundMessage("email", "twin@b", "tb-1", "hi"))
+    await actions.do_merge_customers(rt, twin_a.customer_id, twin_b.customer_id, agent_id=sara)
+
+    totals = (await (await client.get("/api/v1/metrics", headers=headers)).json())["totals"]
+    assert totals["conversations"] == 5
+    assert totals["resolved"] == 3  # the folded conversation is not a resolution
+    assert totals["bot_contained"] == 1
+    assert totals["containment_rate"] == round(1 / 3, 4)
+    assert totals["escalations"] == 1
