@@ -105,6 +105,11 @@ async def test_console_draws_metrics_and_exports_csv(live: Live, browser: Browse
     csv_text = await page.evaluate("url => fetch(url).then(r => r.text())", href)
     assert csv_text.splitlines()[-1].split(",")[2:6] == ["total", "2", "2", "1"]
 
+    # Over a year is refused by the server, and the console says why, in the page's language.
+    await page.fill("#m-start", "2020-01-01")
+    await page.click('#metrics-form button[type="submit"]')
+    await expect(page.locator(".toast").last).to_have_text("اختر فترة لا تزيد على 366 يومًا.")
+
 
 async def test_a_handoff_is_acknowledged_and_assigned_from_the_console(
     live: Live, browser: Browser

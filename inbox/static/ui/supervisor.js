@@ -178,7 +178,7 @@ async function loadMetrics() {
     const data = await api("GET", `/metrics${qs(metricsParams())}`);
     lastMetrics = data;
     renderMetrics(data);
-  } catch (e) { toast(t("failed", { msg: e.message })); }
+  } catch (e) { toast(e.code === "period_too_long" ? t("period_too_long") : t("failed", { msg: e.message })); }
 }
 
 const pct = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
