@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -783,15 +783,41 @@ async def do_mark_identity_blocked(
     await in_transaction(rt.sessions, work)
 
 
+AlertGuard = Callable[[AsyncSession, Conversation], Awaitable[bool]]
+
+
 async def do_raise_alert(
-    rt: Runtime, conversation_id: int, kind: str, detail: str, **data: Any
-) -> None:
-    """Record a supervisor alert on the timeline and push it live to supervisors."""
+    rt: Runtime,
+    conversation_id: int,
+    kind: str,
+    detail: str,
+    *,
+    only_if: AlertGuard | None = None,
+    **data: Any,
+) -> Message | None:
+    """Record a supervisor alert on the timeline and push it live to supervisors.
+
+    Args:
+        rt: the runtime.
+        conversation_id: the conversation the alert is about.
+        kind: ``anger``, ``slide``, ``handoff``, ``pipeline_error``, ``sla_breach``…
+        detail: words for the timeline.
+        only_if: checked under the conversation's row lock, in the alert's transaction; when
+            it answers False nothing is stored or emitted. Lets an alert be raised once per
+            episode however many processes try at the same moment.
+        **data: extra facts kept in the alert line's ``meta`` and sent with the event.
+
+    Returns:
+        The alert's activity line, or None when ``only_if`` declined.
+    """
 
     conv_holder: list[Conversation] = []
 
-    async def work(session: AsyncSession) -> Message:
+    async def work(session: AsyncSession) -> Message | None:
+        conv_holder.clear()
         conv = await _conversation(session, conversation_id)
+        if only_if is not None and not await only_if(session, conv):
+            return None
         conv_holder.append(conv)
         activity = activity_line(conv, "alert", detail, alert=kind, **data)
         session.add(activity)
@@ -799,6 +825,8 @@ async def do_raise_alert(
         return activity
 
     activity = await in_transaction(rt.sessions, work)
+    if activity is None:
+        return None
     payload = {
         "kind": kind,
         "detail": detail,
@@ -813,6 +841,7 @@ async def do_raise_alert(
             Event(ev.ALERT_RAISED, payload, audience=Role.SUPERVISOR),
         ],
     )
+    return activity
 
 
 # --- customers ---------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ from playwright.async_api import Browser, expect
 
 from core import actions
 from core.types import InboundMessage, Role, Sentiment, SentimentLabel
-from tests.browser.conftest import Live, login
+from inbox.app import create_app
+from tests.browser.conftest import Live, login, serve
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.browser
 
@@ -152,3 +154,31 @@ async def test_a_handoff_is_acknowledged_and_assigned_from_the_console(
     await expect(other).to_have_class("alert-item kind-handoff acked")
     await expect(console.locator(".toast").first).to_contain_text("Assigned to Sara")
     await expect(console.locator(".toast", has_text="went wrong")).to_have_count(0)
+
+
+async def test_an_sla_breach_appears_live_and_is_acknowledged(
+    sqlite_url: str, browser: Browser
+) -> None:
+    """The service's own SLA check raises a breach that the open console shows at once."""
+    settings = make_settings(
+        sqlite_url, sla_first_response_minutes=0.02, sla_check_seconds=0.2
+    )  # 1.2 s in the queue
+    app = create_app(settings, migrate=False, steps=lambda *_: [])
+    async with serve(app) as running:
+        await running.agent("huda", Role.SUPERVISOR)
+        console = await login(browser, running, "huda", path="/supervisor")
+        r = await actions.do_ingest(
+            running.rt, InboundMessage("telegram", "tg-s", "tg-s-1", "أحد هنا؟", "سعد")
+        )
+        await actions.do_escalate(running.rt, r.conversation_id, "customer_request")
+        breach = console.locator('.alert-item[data-kind="sla_breach"]')
+        await expect(breach).to_have_count(1, timeout=10_000)
+        await expect(breach).to_have_attribute("data-conversation", str(r.conversation_id))
+        await expect(breach.locator('[data-role="scope"]')).to_contain_text(
+            "In the queue: no one picked it up within"
+        )
+        await expect(breach).to_contain_text("SLA breached")
+        await breach.locator('[data-role="ack"]').click()
+        await expect(breach).to_have_class("alert-item kind-sla_breach acked")
+        await console.wait_for_timeout(600)  # a few more checks: still one breach
+        await expect(breach).to_have_count(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -166,3 +167,65 @@ async def test_no_bot_escalations_do_not_flood_the_feed(db_client: Client) -> No
     data = await (await client.get("/api/v1/alerts?limit=3", headers=headers)).json()
     got = {a["conversation_id"]: a["reason"] for a in data["alerts"]}
     assert got == wanted
+
+
+async def test_sla_breaches_are_raised_by_the_service_and_pushed_live(
+    aiohttp_client: Callable[..., Awaitable[Client]], database_url: str
+) -> None:
+    """With short limits the service's own check raises `sla_breach` and supervisors get it."""
+    settings = make_settings(
+        database_url,
+        sla_first_response_minutes=0.01,  # 0.6 s in the queue
+        sla_warning_minutes=0.005,
+        sla_check_seconds=0.1,
+    )
+    client = await aiohttp_client(create_app(settings, migrate=False))
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    ws = await client.ws_connect("/api/v1/ws", headers=headers)
+    await ws.receive_json()
+    conv = await _pending(client, "slow")
+    async with asyncio.timeout(10):
+        while True:
+            event = await ws.receive_json()
+            if event["event"] == "alert.raised":
+                break
+    assert event["data"]["kind"] == "sla_breach" and event["data"]["scope"] == "queue"
+    assert event["data"]["conversation"]["id"] == conv
+    await asyncio.sleep(0.5)  # a few more checks: still one alert for this wait
+    await ws.close()
+
+    data = await (await client.get("/api/v1/alerts", headers=headers)).json()
+    breaches = [a for a in data["alerts"] if a["kind"] == "sla_breach"]
+    assert [(a["conversation_id"], a["scope"]) for a in breaches] == [(conv, "queue")]
+    assert data["waiting"] == []  # the alerted wait is listed once, in the feed
+    resp = await client.post(f"/api/v1/alerts/{breaches[0]['id']}/acknowledge", headers=headers)
+    assert resp.status == 200
+
+
+async def test_waiting_list_covers_queue_and_reply_waits(db_client: Client) -> None:
+    """Customers waiting past the warning show with their scope: in the queue or on an agent."""
+    client = db_client
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    sara = (await (await client.get("/api/v1/me", headers=headers)).json())["id"]
+    queued = await actions.do_ingest(rt, InboundMessage("memory", "a", "a-1", "hi", "A"))
+    await actions.do_escalate(rt, queued.conversation_id, "customer_request")
+    owned = await actions.do_ingest(rt, InboundMessage("memory", "b", "b-1", "hi", "B"))
+    await actions.do_assign(rt, owned.conversation_id, sara, agent_id=sara)
+    await actions.do_reply(rt, owned.conversation_id, "Hi!", agent_id=sara)
+    await actions.do_ingest(rt, InboundMessage("memory", "b", "b-2", "hello?", "B"))
+    answered = await actions.do_ingest(rt, InboundMessage("memory", "c", "c-1", "hi", "C"))
+    await actions.do_assign(rt, answered.conversation_id, sara, agent_id=sara)
+    await actions.do_reply(rt, answered.conversation_id, "Hi!", agent_id=sara)
+    async with rt.sessions() as session, session.begin():
+        for conv_id, minutes in ((queued.conversation_id, 7), (owned.conversation_id, 20)):
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conv_id)
+                .values(waiting_since=utcnow() - timedelta(minutes=minutes))
+            )
+    data = await (await client.get("/api/v1/alerts", headers=headers)).json()
+    assert [(w["conversation_id"], w["scope"], w["kind"]) for w in data["waiting"]] == [
+        (owned.conversation_id, "reply", "sla_breach"),
+        (queued.conversation_id, "queue", "long_wait"),
+    ]

@@ -64,6 +64,13 @@ function reasonText(reason) {
   return t(key) === key ? reason : t(key);
 }
 
+/** Which wait an entry is about (queue or the agent's reply) and, for a breach, its limit. */
+function scopeText(a) {
+  if (!a.scope) return null;
+  if (a.kind === "sla_breach" && a.limit_seconds != null) return t(`sla_${a.scope}`, { limit: fmtDuration(a.limit_seconds) });
+  return t(`w_${a.scope}`);
+}
+
 function alertEl(a) {
   const acked = Boolean(a.acknowledged_by);
   const kindKey = `k_${a.kind}`;
@@ -83,7 +90,8 @@ function alertEl(a) {
       a.customer_name ? h("span", {}, "· ", h("bdi", {}, a.customer_name)) : null,
       h("time", { datetime: a.created_at }, a.waiting_seconds !== undefined ? t("waiting", { t: since(a.created_at) }) : fmtTime(a.created_at))),
     a.reason ? h("div", { class: "detail" }, reasonText(a.reason)) : null,
-    a.detail && a.kind !== "handoff" ? h("div", { class: "detail", dir: "auto" }, a.detail) : null,
+    a.scope ? h("div", { class: "detail", "data-role": "scope" }, scopeText(a)) : null,
+    a.detail && !["handoff", "sla_breach"].includes(a.kind) ? h("div", { class: "detail", dir: "auto" }, a.detail) : null,
     a.excerpt ? h("blockquote", { class: "detail" }, t("excerpt", { text: a.excerpt })) : null,
     h("div", { class: "acts" },
       h("a", { href: `/#/c/${a.conversation_id}` }, `${t("open")} · ${t("conv_n", { id: a.conversation_id })}`),
@@ -112,9 +120,12 @@ function renderAlerts() {
 function onEvent(ev) {
   const d = ev.data || {};
   if (ev.event === "alert.raised") {
+    // A breached wait moves from the waiting list to the feed, where it can be acknowledged.
+    if (d.kind === "sla_breach") feed.waiting = feed.waiting.filter((w) => w.conversation_id !== d.conversation?.id);
     addAlert({
       id: d.activity?.id, kind: d.kind, reason: d.reason || null, detail: d.detail, excerpt: d.excerpt || null,
       conversation_id: d.conversation?.id, customer_name: null, created_at: d.activity?.created_at, acknowledged_by: null,
+      scope: d.scope || null, limit_seconds: d.limit_seconds ?? null, waiting_since: d.waiting_since || null,
     }, d.conversation?.customer_id);
   } else if (ev.event === "conversation.escalated" && d.escalation_reason !== "no_bot") {
     // `no_bot` is the normal path when no bot is configured, not a handoff to alert on.
