@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
+from aiohttp import web
 from playwright.async_api import Browser, expect
 
 from core import actions
 from core.types import InboundMessage, Role, Sentiment, SentimentLabel
+from core.webhooks import do_create_subscription
 from inbox.app import create_app
 from tests.browser.conftest import Live, login, serve
 from tests.conftest import make_settings
@@ -182,3 +185,73 @@ async def test_an_sla_breach_appears_live_and_is_acknowledged(
         await expect(breach).to_have_class("alert-item kind-sla_breach acked")
         await console.wait_for_timeout(600)  # a few more checks: still one breach
         await expect(breach).to_have_count(1)
+        await console.context.close()  # an open page would hold the server's shutdown
+
+
+async def test_admin_sees_a_paused_webhook_live_and_resumes_it(
+    sqlite_url: str, browser: Browser
+) -> None:
+    """A failing endpoint is paused: admins get a toast and the row; Resume sends the backlog."""
+    healthy, delivered = asyncio.Event(), asyncio.Event()
+
+    async def endpoint(request: web.Request) -> web.Response:
+        if not healthy.is_set():
+            return web.Response(status=500, text="<b>down</b> for maintenance")
+        delivered.set()
+        return web.Response(status=204)
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", endpoint)
+    settings = make_settings(
+        sqlite_url, webhook_pause_after=1, webhook_poll_seconds=0.1, webhook_retry_seconds=60
+    )
+    async with (
+        serve(receiver) as hook,
+        serve(create_app(settings, migrate=False, steps=lambda *_: [])) as running,
+    ):
+        await running.agent("ada", Role.ADMIN)
+        await running.agent("huda", Role.SUPERVISOR)
+        url = f"{hook.url}/hook"
+        sub = await do_create_subscription(running.rt, url, ["message.created"])
+
+        supervisor = await login(browser, running, "huda", path="/supervisor")
+        await expect(supervisor.locator("#tiles .tile").first).to_be_visible()
+        await expect(supervisor.locator("#integrations-card")).to_be_hidden()
+
+        console = await login(browser, running, "ada", path="/supervisor", lang="ar")
+        row = console.locator(f'#webhooks tr[data-webhook="{sub.id}"]')
+        await expect(row.locator('[data-role="state"]')).to_have_text("يعمل")
+        await expect(row.locator("th")).to_contain_text(url)
+
+        await actions.do_ingest(
+            running.rt, InboundMessage("telegram", "tg-w", "tg-w-1", "مرحبا", "وليد")
+        )
+        await expect(console.locator(".toast").last).to_have_text(
+            f"أُوقف الإرسال مؤقتًا بعد إخفاقات متكررة: {url}"
+        )
+        await expect(row).to_have_attribute("data-status", "paused")
+        await expect(row.locator('[data-role="state"]')).to_have_text("موقوف مؤقتًا")
+        await expect(row.locator('[data-role="failures"]')).to_have_text("1")
+        # The endpoint's own words are shown as text, never as markup.
+        await expect(row.locator('[data-role="last-error"]')).to_contain_text(
+            "HTTP 500: <b>down</b> for maintenance"
+        )
+        assert await console.locator("#webhooks b").count() == 0
+
+        await row.locator('[data-role="deliveries"]').click()
+        delivery = console.locator("#webhook-deliveries li").first
+        await expect(delivery).to_have_attribute("data-status", "pending")
+        await expect(delivery).to_contain_text("message.created")
+
+        healthy.set()
+        await row.locator('[data-role="resume"]').click()
+        await expect(row).to_have_attribute("data-status", "active")
+        await expect(row.locator('[data-role="failures"]')).to_have_text("0")
+        await expect(row.locator('[data-role="resume"]')).to_have_count(0)
+        await asyncio.wait_for(delivered.wait(), 10)  # the owed delivery, sent on resume
+        await row.locator('[data-role="deliveries"]').click()
+        await expect(delivery).to_have_attribute("data-status", "delivered")
+        # The supervisor got neither the toast nor the table.
+        await expect(supervisor.locator(".toast", has_text="/hook")).to_have_count(0)
+        for page in (supervisor, console):  # open pages would hold the server's shutdown
+            await page.context.close()
