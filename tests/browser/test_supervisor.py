@@ -10,6 +10,7 @@ from aiohttp import web
 from playwright.async_api import Browser, expect
 
 from core import actions
+from core.models import Conversation, Message
 from core.types import InboundMessage, Role, Sentiment, SentimentLabel
 from core.webhooks import do_create_subscription
 from inbox.app import create_app
@@ -255,3 +256,45 @@ async def test_admin_sees_a_paused_webhook_live_and_resumes_it(
         await expect(supervisor.locator(".toast", has_text="/hook")).to_have_count(0)
         for page in (supervisor, console):  # open pages would hold the server's shutdown
             await page.context.close()
+
+
+# From the scorer's held-out set (never trained on): charged twice, nobody answers.
+ANGRY_AR = "سحبتوا المبلغ مرتين من بطاقتي وما حد يرد! حرامية 😡"
+# Recorded by the page itself, so the figure does not include Playwright's polling interval.
+WATCH_ANGER = """() => new Promise((resolve) => {
+  const seen = () => document.querySelector('.alert-item[data-kind="anger"]');
+  if (seen()) { resolve(Date.now()); return; }
+  new MutationObserver((_, obs) => { if (seen()) { obs.disconnect(); resolve(Date.now()); } })
+    .observe(document.getElementById("alerts"), { childList: true, subtree: true });
+})"""
+
+
+async def test_a_real_angry_arabic_message_alerts_the_console(
+    sqlite_url: str, browser: Browser
+) -> None:
+    """Through the bundled e5 scorer (offline): ingest to the alert in the page, well under 3 s."""
+    settings = make_settings(sqlite_url, sentiment_enabled=True)
+    async with serve(create_app(settings, migrate=False)) as running:
+        await running.agent("huda", Role.SUPERVISOR)
+        console = await login(browser, running, "huda", path="/supervisor")
+        await expect(console.locator("#alerts")).to_contain_text("No alerts")
+        appeared = asyncio.ensure_future(console.evaluate(WATCH_ANGER))
+
+        started = time.time()
+        result = await running.memory.receive("ar-angry", "m-1", ANGRY_AR)
+        shown_at_ms = await asyncio.wait_for(appeared, 15)
+        took = shown_at_ms / 1000 - started
+        print(f"\nreal sentiment: ingest → anger alert in the console {took * 1000:.0f} ms")
+
+        alert = console.locator('.alert-item[data-kind="anger"]')
+        await expect(alert).to_have_attribute("data-conversation", str(result.conversation_id))
+        await expect(alert.locator("blockquote")).to_contain_text("سحبتوا المبلغ مرتين")
+        # The scorer's verdict drove it: the message is stored angry, the conversation escalated.
+        async with running.rt.sessions() as session:
+            message = await session.get(Message, result.message_id)
+            conv = await session.get(Conversation, result.conversation_id)
+        assert message is not None and message.sentiment_label == "angry"
+        assert (message.meta or {}).get("sentiment_model") not in (None, "test")
+        assert conv is not None and conv.escalation_reason == "anger"
+        await console.context.close()  # an open page would hold the server's shutdown
+    assert took < 3.0, f"ingest to alert took {took:.2f} s"
