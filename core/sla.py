@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, literal_column, select
+from sqlalchemy import ScalarSelect, exists, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -47,15 +47,30 @@ def warning(settings: Settings, status: ConversationStatus) -> timedelta:
     return min(timedelta(minutes=settings.sla_warning_minutes), limits(settings)[status])
 
 
-def alerted_this_wait() -> ColumnElement[bool]:
-    """SQL: the conversation already has an `sla_breach` alert raised since its wait began."""
-    return exists().where(
+def _this_wait_alerts() -> list[ColumnElement[bool]]:
+    """SQL conditions: an `sla_breach` alert line of the conversation since its wait began."""
+    return [
         Message.conversation_id == Conversation.id,
         # Inline, so PostgreSQL can use the partial index on activity lines.
         Message.kind == literal_column(f"'{MessageKind.ACTIVITY}'"),
         Message.meta["action"].as_string() == "alert",
         Message.meta["alert"].as_string() == SLA_BREACH,
         Message.created_at >= Conversation.waiting_since,
+    ]
+
+
+def alerted_this_wait() -> ColumnElement[bool]:
+    """SQL: the conversation already has an `sla_breach` alert raised since its wait began."""
+    return exists().where(*_this_wait_alerts())
+
+
+def this_wait_alert_id() -> ScalarSelect[int | None]:
+    """SQL: the id of the `sla_breach` alert raised for the conversation's current wait."""
+    return (
+        select(func.max(Message.id))
+        .where(*_this_wait_alerts())
+        .correlate(Conversation)
+        .scalar_subquery()
     )
 
 

@@ -15,7 +15,7 @@ from core.errors import NotFound
 from core.models import Agent, Conversation, Customer, Message, utcnow
 from core.serialize import agent_dict, message_dict
 from core.settings import Settings
-from core.sla import SCOPES, alerted_this_wait, limits, warning
+from core.sla import SCOPES, limits, this_wait_alert_id, warning
 from core.types import ConversationStatus, MessageKind, Role
 from inbox.api import api, current_agent
 from inbox.keys import RUNTIME, SOCKET_AGENT, SOCKETS
@@ -127,10 +127,9 @@ async def list_alerts(request: web.Request, query: AlertQuery) -> web.Response:
                 .limit(query.limit)
             )
         ).all()
-        # Waits already alerted are in the feed above (acknowledgeable): listed once.
         waiting = (
             await session.execute(
-                select(Conversation, Customer.display_name)
+                select(Conversation, Customer.display_name, this_wait_alert_id())
                 .join(Customer, Customer.id == Conversation.customer_id)
                 .where(
                     or_(
@@ -142,14 +141,20 @@ async def list_alerts(request: web.Request, query: AlertQuery) -> web.Response:
                             for status in SCOPES
                         )
                     ),
-                    ~alerted_this_wait(),
                 )
                 .order_by(Conversation.waiting_since)
                 .limit(query.limit)
             )
         ).all()
     items = without_twin_handoffs([feed_entry(message_dict(m), name) for m, name in recent])
-    waits = [wait_entry(conv, name, now, settings) for conv, name in waiting]
+    # A wait whose breach alert is on this page of the feed is listed once, there, where it
+    # can be acknowledged; one whose alert has scrolled off the feed stays in this list.
+    shown = {item["id"] for item in items}
+    waits = [
+        wait_entry(conv, name, now, settings)
+        for conv, name, alert_id in waiting
+        if alert_id is None or alert_id not in shown
+    ]
     return web.json_response({"alerts": items, "waiting": waits})
 
 

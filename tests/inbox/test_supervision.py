@@ -201,6 +201,12 @@ async def test_sla_breaches_are_raised_by_the_service_and_pushed_live(
     resp = await client.post(f"/api/v1/alerts/{breaches[0]['id']}/acknowledge", headers=headers)
     assert resp.status == 200
 
+    # Once newer alerts push it off the feed's page, the wait is back in the waiting list.
+    await actions.do_raise_alert(client.app[RUNTIME], conv, "anger", "angry message")
+    data = await (await client.get("/api/v1/alerts?limit=1", headers=headers)).json()
+    assert [a["kind"] for a in data["alerts"]] == ["anger"]
+    assert [(w["conversation_id"], w["kind"]) for w in data["waiting"]] == [(conv, "sla_breach")]
+
 
 async def test_waiting_list_covers_queue_and_reply_waits(db_client: Client) -> None:
     """Customers waiting past the warning show with their scope: in the queue or on an agent."""
