@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -934,14 +934,41 @@ async def do_mark_identity_blocked(
     await in_transaction(rt.sessions, work)
 
 
+AlertGuard = Callable[[AsyncSession, Conversation], Awaitable[bool]]
+
+
 async def do_raise_alert(
-    rt: Runtime, conversation_id: int, kind: str, detail: str, **data: Any
-) -> None:
-    """Record a supervisor alert on the timeline and push it live to supervisors."""
+    rt: Runtime,
+    conversation_id: int,
+    kind: str,
+    detail: str,
+    *,
+    only_if: AlertGuard | None = None,
+    **data: Any,
+) -> Message | None:
+    """Record a supervisor alert on the timeline and push it live to supervisors.
+
+    Args:
+        rt: the runtime.
+        conversation_id: the conversation the alert is about.
+        kind: ``anger``, ``slide``, ``handoff``, ``pipeline_error``, ``sla_breach``…
+        detail: words for the timeline.
+        only_if: checked under the conversation's row lock, in the alert's transaction; when
+            it answers False nothing is stored or emitted. Lets an alert be raised once per
+            episode however many processes try at the same moment.
+        **data: extra facts kept in the alert line's ``meta`` and sent with the event.
+
+    Returns:
+        The alert's activity line, or None when ``only_if`` declined.
+    """
+
     out: list[Event] = []
 
-    async def work(session: AsyncSession) -> None:
+    async def work(session: AsyncSession) -> Message | None:
+        out.clear()
         conv = await _conversation(session, conversation_id)
+        if only_if is not None and not await only_if(session, conv):
+            return None
         activity = activity_line(conv, "alert", detail, alert=kind, **data)
         session.add(activity)
         await session.flush()
@@ -954,9 +981,13 @@ async def do_raise_alert(
         }
         out.append(Event(ev.MESSAGE_CREATED, message_dict(activity)))
         out.append(Event(ev.ALERT_RAISED, payload, audience=Role.SUPERVISOR))
+        return activity
 
-    await in_transaction(rt.sessions, work, events=out)
+    activity = await in_transaction(rt.sessions, work, events=out)
+    if activity is None:
+        return None
     await emit(rt, out)
+    return activity
 
 
 # --- customers ---------------------------------------------------------------------------------
@@ -1005,6 +1036,7 @@ async def do_merge_customers(
         source_active = await active_conversation(session, source_id)
         target_active = await active_conversation(session, target_id)
         folded: int | None = None
+        pointer: Message | None = None
         if source_active is not None and target_active is not None:
             # Keep one active conversation: the source's live messages join the target's.
             await session.execute(
@@ -1020,6 +1052,7 @@ async def do_merge_customers(
                 or source_active.waiting_since < target_active.waiting_since
             ):
                 target_active.waiting_since = source_active.waiting_since
+            source_active.waiting_since = None
             folded = source_active.id
             await session.flush()
         await session.execute(
@@ -1042,6 +1075,20 @@ async def do_merge_customers(
         target.phone = target.phone or source.phone
         target.language = target.language or source.language
         target.attributes = {**(source.attributes or {}), **(target.attributes or {})}
+        if source_active is not None and target_active is not None:
+            # The folded conversation is closed by the merge, not by anyone answering it: its
+            # timeline says where it went, and metrics leave it out of resolutions.
+            pointer = activity_line(
+                source_active,
+                "merged_into",
+                f"Merged into conversation #{target_active.id}",
+                agent_id=agent_id,
+                target_conversation_id=target_active.id,
+                source_customer_id=source_id,
+                target_customer_id=target_id,
+            )
+            pointer.customer_id = target_id
+            session.add(pointer)
         anchor = target_active or source_active
         activity = Message(
             customer_id=target_id,
@@ -1061,6 +1108,9 @@ async def do_merge_customers(
         )
         session.add(activity)
         await session.flush()
+        if pointer is not None and source_active is not None:
+            out.append(Event(ev.MESSAGE_CREATED, message_dict(pointer)))
+            out.append(Event(ev.CONVERSATION_UPDATED, conversation_dict(source_active)))
         out.append(Event(ev.MESSAGE_CREATED, message_dict(activity)))
         out.append(
             Event(

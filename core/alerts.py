@@ -18,15 +18,22 @@ from core.types import ConversationStatus, MessageKind, Role
 
 ALERT_ACKNOWLEDGED = "alert.acknowledged"
 AGENT_TYPING = "agent.typing"
+# The activity lines the supervisors' feed shows, each acknowledgeable: alerts and handoffs
+# (escalations to the human queue).
+FEED_ACTIONS = ("alert", "escalated")
 
 
 async def do_acknowledge_alert(rt: Runtime, alert_message_id: int, agent_id: int) -> Message:
-    """Mark an alert (its activity line) as seen by a supervisor; the first one wins."""
+    """Mark an alert or handoff (its activity line) as seen by a supervisor; the first one wins."""
 
     async def work(session: AsyncSession) -> Message:
         message = await session.get(Message, alert_message_id, with_for_update=True)
         meta = dict(message.meta or {}) if message else {}
-        if message is None or message.kind != MessageKind.ACTIVITY or meta.get("action") != "alert":
+        if (
+            message is None
+            or message.kind != MessageKind.ACTIVITY
+            or meta.get("action") not in FEED_ACTIONS
+        ):
             raise NotFound(f"alert {alert_message_id} does not exist")
         if not meta.get("acknowledged_by"):
             meta["acknowledged_by"] = agent_id

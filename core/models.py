@@ -177,6 +177,8 @@ class Conversation(Base):
         Index("ix_conversations_assignee_status", "assignee_id", "status", "last_message_at"),
         Index("ix_conversations_last_message", "last_message_at"),
         Index("ix_conversations_team_last_message", "team_id", "last_message_at"),
+        # Supervisor metrics select conversations created in a period (bench/metrics_bench.py).
+        Index("ix_conversations_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -224,6 +226,14 @@ class Message(Base):
             "pipeline_state",
             sqlite_where=text("pipeline_state = 'pending'"),
             postgresql_where=text("pipeline_state = 'pending'"),
+        ),
+        # Metrics and alert checks read a conversation's activity lines (escalated, assigned,
+        # merged, alerts): ~6% of messages, found without walking the rest.
+        Index(
+            "ix_messages_activity_conversation",
+            "conversation_id",
+            sqlite_where=text("kind = 'activity'"),
+            postgresql_where=text("kind = 'activity'"),
         ),
         Index(
             "ix_messages_delivery_queued",

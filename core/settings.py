@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     slide_window: int = 3
     slide_threshold: float = 0.6
 
+    # Service levels (core/sla.py). A customer waiting in the queue (pending) longer than
+    # SLA_FIRST_RESPONSE_MINUTES, or waiting for the assigned agent's reply (open) longer than
+    # SLA_WAIT_MINUTES, raises one persisted `sla_breach` alert per wait, pushed to
+    # supervisors; the console lists waits past SLA_WARNING_MINUTES. Checked every
+    # SLA_CHECK_SECONDS by every process (raising is idempotent).
+    sla_first_response_minutes: float = Field(default=15.0, gt=0)
+    sla_wait_minutes: float = Field(default=15.0, gt=0)
+    sla_warning_minutes: float = Field(default=5.0, gt=0)
+    sla_check_seconds: float = Field(default=15.0, gt=0)
+
     channels: str = "memory"
 
     # Agents' attachments (core/files.py): kept on disk by content hash, capped in size;

@@ -26,6 +26,7 @@ from core.routing import HumanRouting
 from core.runtime import Runtime
 from core.settings import Settings
 from core.shared import shared_for
+from core.sla import sla_forever
 from core.types import InboundMessage
 from core.visitors import do_identify_visitor, do_issue_link_token, do_record_contact
 from core.webhooks import WebhookWorker
@@ -233,6 +234,7 @@ def create_app(
                     work = rt.bus.work(name, partial(handle, rt), policy, partial(dead, rt))
                     tasks.append(asyncio.create_task(work, name=name))
             tasks.append(asyncio.create_task(sweep_forever(rt), name="sweeper"))
+            tasks.append(asyncio.create_task(sla_forever(rt), name="sla"))
             tasks.append(asyncio.create_task(hooks.wake_forever(), name="webhook-waker"))
             tasks.append(asyncio.create_task(hooks.deliver_forever(), name="webhook-deliverer"))
         yield

@@ -67,6 +67,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "pipeline_retry_seconds": 0.05,
         "delivery_retry_seconds": 0.05,
         "sweep_interval_seconds": 3600,
+        "sla_check_seconds": 3600,  # once at start-up; SLA tests ask for more
         "sentiment_enabled": False,
         "pipeline_shards": 1,
         **overrides,

@@ -13,19 +13,22 @@ from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import StringConstraints
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.errors import Invalid
 from core.inbox_tables import CsatRating
 from core.models import Agent, Conversation, Message
-from core.types import Author, ConversationStatus, MessageKind, Role
+from core.types import ConversationStatus, MessageKind, Role
 from inbox.api import api
 from inbox.keys import RUNTIME
 from inbox.schemas import Strict
 
 Dimension = Literal["channel", "agent", "language"]
 SENTIMENTS = ("angry", "negative", "neutral", "positive")
+# The longest period one request may cover (a leap year); longer asks are refused with 422.
+MAX_PERIOD_DAYS = 366
 
 
 class MetricsQuery(Strict):
@@ -49,18 +52,31 @@ def percentile(values: list[float], p: float) -> float | None:
 
 @dataclass(slots=True)
 class Bucket:
-    """Running totals for one slice of conversations."""
+    """Totals for one slice of conversations (counted in SQL) and its durations (seconds)."""
 
     conversations: int = 0
     resolved: int = 0
     contained: int = 0
     escalations: int = 0
+    csat_count: int = 0
+    csat_sum: int = 0
+    csat_satisfied: int = 0
     first_response: list[float] = field(default_factory=list)
     resolution: list[float] = field(default_factory=list)
-    csat: list[int] = field(default_factory=list)
+
+    def add(self, other: Bucket) -> None:
+        """Fold another slice's counts into this one (durations are added separately)."""
+        self.conversations += other.conversations
+        self.resolved += other.resolved
+        self.contained += other.contained
+        self.escalations += other.escalations
+        self.csat_count += other.csat_count
+        self.csat_sum += other.csat_sum
+        self.csat_satisfied += other.csat_satisfied
 
     def summary(self) -> dict[str, Any]:
         """The bucket's figures, durations in seconds."""
+        n = self.csat_count
         return {
             "conversations": self.conversations,
             "resolved": self.resolved,
@@ -71,31 +87,48 @@ class Bucket:
             "first_response_p90_s": percentile(self.first_response, 0.9),
             "resolution_median_s": percentile(self.resolution, 0.5),
             "resolution_p90_s": percentile(self.resolution, 0.9),
-            "csat_count": len(self.csat),
-            "csat_average": round(sum(self.csat) / len(self.csat), 2) if self.csat else None,
-            "csat_satisfied_rate": (
-                round(sum(1 for s in self.csat if s >= 4) / len(self.csat), 4)
-                if self.csat
-                else None
-            ),
+            "csat_count": n,
+            "csat_average": round(self.csat_sum / n, 2) if n else None,
+            "csat_satisfied_rate": round(self.csat_satisfied / n, 4) if n else None,
         }
 
 
 def period(query: MetricsQuery, today: date | None = None) -> tuple[date, date]:
-    """The inclusive date range asked for; the last 14 days by default."""
+    """The inclusive date range asked for (the last 14 days by default), at most a year."""
     end = query.end or today or datetime.now(UTC).date()
     start = query.start or end - timedelta(days=13)
     if start > end:
         start, end = end, start
+    days = (end - start).days + 1
+    if days > MAX_PERIOD_DAYS:
+        # Metrics read the period's rows on every request; a decade would be a slow query
+        # that nobody meant, so the caller is told rather than silently clipped.
+        raise Invalid(
+            f"the period is {days} days; metrics cover at most {MAX_PERIOD_DAYS} days at once",
+            code="period_too_long",
+        )
     return start, end
 
 
-def _day(value: datetime) -> str:
-    return value.astimezone(UTC).date().isoformat()
+def utc_day(column: Any, dialect: str) -> ColumnElement[str]:
+    """A timestamp column's UTC date as ``YYYY-MM-DD`` text, in SQL."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    # SQLite keeps timestamps as UTC text ("YYYY-MM-DD HH:MM:SS…"); date() reads it.
+    return func.date(column)
+
+
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """1 where the condition holds, for SUM()."""
+    return case((condition, 1), else_=0)
 
 
 async def compute_metrics(session: AsyncSession, query: MetricsQuery) -> dict[str, Any]:
-    """Every figure the console shows for conversations created in the period."""
+    """Every figure the console shows for conversations created in the period.
+
+    Counts are grouped in SQL (per slice, per day, per reason, per day and mood); only the
+    durations behind the percentiles come back row by row, two timestamps per conversation.
+    """
     start, end = period(query)
     since = datetime.combine(start, time.min, UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, UTC)
@@ -109,105 +142,141 @@ async def compute_metrics(session: AsyncSession, query: MetricsQuery) -> dict[st
         filters.append(Conversation.assignee_id == query.agent_id)
     if query.language:
         filters.append(Conversation.language == query.language)
-    in_scope = select(Conversation.id).where(*filters).scalar_subquery()
-
-    convs = (
+    dialect = session.get_bind().dialect.name
+    in_scope = Message.conversation_id.in_(select(Conversation.id).where(*filters))
+    action = Message.meta["action"].as_string()
+    # Inline, not a bound parameter, so PostgreSQL can match the partial index on activity.
+    is_activity = Message.kind == literal_column(f"'{MessageKind.ACTIVITY}'")
+    # One pass over the period's activity lines, one row per conversation: how often it was
+    # escalated, whether someone assigned or took it, whether a customer merge folded it.
+    acts = (
+        select(
+            Message.conversation_id.label("id"),
+            func.sum(_flag(action == "escalated")).label("escalations"),
+            func.max(_flag(action.in_(("assigned", "taken_over")))).label("touched"),
+            func.max(_flag(action == "merged_into")).label("folded"),
+        )
+        .where(
+            in_scope,
+            is_activity,
+            action.in_(("escalated", "assigned", "taken_over", "merged_into")),
+        )
+        .group_by(Message.conversation_id)
+        .subquery("acts")
+    )
+    # Closed by a customer merge (folded into the other conversation) is not resolved.
+    resolved = and_(
+        Conversation.status == ConversationStatus.RESOLVED,
+        Conversation.resolved_at.is_not(None),
+        func.coalesce(acts.c.folded, 0) == 0,
+    )
+    # The bot closed it alone: never escalated, no one assigned or took it, and no agent
+    # ever replied (first_response_at is set by the first agent reply and never cleared).
+    contained = and_(
+        resolved,
+        func.coalesce(acts.c.escalations, 0) == 0,
+        func.coalesce(acts.c.touched, 0) == 0,
+        Conversation.assignee_id.is_(None),
+        Conversation.first_response_at.is_(None),
+    )
+    key = {
+        "channel": Conversation.last_channel,
+        "agent": Conversation.assignee_id,
+        "language": Conversation.language,
+    }[query.group_by]
+    joined = (
+        select(Conversation)
+        .outerjoin(acts, acts.c.id == Conversation.id)
+        .outerjoin(CsatRating, CsatRating.conversation_id == Conversation.id)
+        .where(*filters)
+    )
+    slices = (
+        await session.execute(
+            joined.with_only_columns(
+                key.label("key"),
+                func.count(),
+                func.sum(_flag(resolved)),
+                func.sum(_flag(contained)),
+                func.sum(func.coalesce(acts.c.escalations, 0)),
+                func.count(CsatRating.score),
+                func.sum(func.coalesce(CsatRating.score, 0)),
+                func.sum(_flag(CsatRating.score >= 4)),
+            ).group_by(key)
+        )
+    ).all()
+    durations = (
         await session.execute(
             select(
-                Conversation.id,
+                key.label("key"),
                 Conversation.created_at,
                 Conversation.first_response_at,
-                Conversation.resolved_at,
-                Conversation.status,
-                Conversation.assignee_id,
-                Conversation.last_channel,
-                Conversation.language,
-            ).where(*filters)
-        )
-    ).all()
-    human = set(
-        (
-            await session.execute(
-                select(Message.conversation_id)
-                .where(
-                    Message.conversation_id.in_(in_scope),
-                    Message.kind == MessageKind.OUTGOING,
-                    Message.author == Author.AGENT,
-                )
-                .distinct()
+                case((resolved, Conversation.resolved_at), else_=None),
+            )
+            .outerjoin(acts, acts.c.id == Conversation.id)
+            .where(
+                *filters,
+                or_(Conversation.first_response_at.is_not(None), resolved),
             )
         )
-        .scalars()
-        .all()
+    ).all()
+    day = utc_day(Conversation.created_at, dialect)
+    volume = dict(
+        (await session.execute(select(day, func.count()).where(*filters).group_by(day))).all()
     )
-    activities = (
+    reason = func.coalesce(Message.meta["reason"].as_string(), "unknown")
+    reasons = (
         await session.execute(
-            select(Message.conversation_id, Message.meta).where(
-                Message.conversation_id.in_(in_scope), Message.kind == MessageKind.ACTIVITY
-            )
+            select(reason, func.count())
+            .where(in_scope, is_activity, action == "escalated")
+            .group_by(reason)
+            .order_by(func.count().desc(), reason)
         )
     ).all()
+    mood_day = utc_day(Message.created_at, dialect)
     moods = (
         await session.execute(
-            select(Message.created_at, Message.sentiment_label).where(
-                Message.conversation_id.in_(in_scope),
+            select(mood_day, Message.sentiment_label, func.count())
+            .where(
+                in_scope,
                 Message.kind == MessageKind.INCOMING,
                 Message.sentiment_label.is_not(None),
             )
+            .group_by(mood_day, Message.sentiment_label)
         )
     ).all()
-    ratings = dict(
-        (
-            await session.execute(
-                select(CsatRating.conversation_id, CsatRating.score).where(
-                    CsatRating.conversation_id.in_(in_scope)
-                )
-            )
-        ).all()
-    )
-    names = dict((await session.execute(select(Agent.id, Agent.display_name))).all())
+    names: dict[int, str] = {}
+    if query.group_by == "agent":
+        names = dict((await session.execute(select(Agent.id, Agent.display_name))).all())
 
-    assigned_ever: set[int] = set()
-    reasons: Counter[str] = Counter()
-    escalations_of: Counter[int] = Counter()
-    for conv_id, meta in activities:
-        action = (meta or {}).get("action")
-        if action == "escalated":
-            reasons[str(meta.get("reason") or "unknown")] += 1
-            escalations_of[conv_id] += 1
-        elif action in ("assigned", "taken_over"):
-            assigned_ever.add(conv_id)
-
-    def key_of(row: Any) -> str:
+    def name_of(value: Any) -> str:
         if query.group_by == "agent":
-            return names.get(row.assignee_id, "—") if row.assignee_id else "—"
-        value = row.last_channel if query.group_by == "channel" else row.language
+            return names.get(value, "—") if value else "—"
         return str(value or "—")
 
     total = Bucket()
     groups: dict[str, Bucket] = defaultdict(Bucket)
-    volume: Counter[str] = Counter()
-    for row in convs:
-        volume[_day(row.created_at)] += 1
-        for bucket in (total, groups[key_of(row)]):
-            bucket.conversations += 1
-            bucket.escalations += escalations_of[row.id]
-            if row.first_response_at is not None:
-                bucket.first_response.append(
-                    (row.first_response_at - row.created_at).total_seconds()
-                )
-            if row.status == ConversationStatus.RESOLVED and row.resolved_at is not None:
-                bucket.resolved += 1
-                bucket.resolution.append((row.resolved_at - row.created_at).total_seconds())
-                touched = row.id in human or row.id in assigned_ever or row.assignee_id
-                if not touched:
-                    bucket.contained += 1
-            if row.id in ratings:
-                bucket.csat.append(int(ratings[row.id]))
+    for value, n, n_resolved, n_contained, n_escalations, n_csat, csat_sum, happy in slices:
+        bucket = Bucket(
+            conversations=int(n),
+            resolved=int(n_resolved or 0),
+            contained=int(n_contained or 0),
+            escalations=int(n_escalations or 0),
+            csat_count=int(n_csat or 0),
+            csat_sum=int(csat_sum or 0),
+            csat_satisfied=int(happy or 0),
+        )
+        groups[name_of(value)].add(bucket)
+        total.add(bucket)
+    for value, created_at, first_response_at, resolved_at in durations:
+        for bucket in (total, groups[name_of(value)]):
+            if first_response_at is not None:
+                bucket.first_response.append((first_response_at - created_at).total_seconds())
+            if resolved_at is not None:
+                bucket.resolution.append((resolved_at - created_at).total_seconds())
 
     trend: dict[str, Counter[str]] = defaultdict(Counter)
-    for created_at, label in moods:
-        trend[_day(created_at)][str(label)] += 1
+    for mood_on, label, n in moods:
+        trend[str(mood_on)][str(label)] += int(n)
     days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
     return {
         "period": {"start": start.isoformat(), "end": end.isoformat()},
@@ -218,14 +287,14 @@ async def compute_metrics(session: AsyncSession, query: MetricsQuery) -> dict[st
         },
         "group_by": query.group_by,
         "totals": total.summary(),
-        "volume": [{"day": d, "conversations": volume[d]} for d in days],
-        "escalations_by_reason": dict(reasons.most_common()),
+        "volume": [{"day": d, "conversations": int(volume.get(d, 0))} for d in days],
+        "escalations_by_reason": {str(r): int(n) for r, n in reasons},
         "sentiment_trend": [{"day": d, **{s: trend[d][s] for s in SENTIMENTS}} for d in days],
         "breakdown": [
             {"key": key, **bucket.summary()}
             for key, bucket in sorted(groups.items(), key=lambda kv: -kv[1].conversations)
         ],
-        "csat_collected": bool(ratings),
+        "csat_collected": total.csat_count > 0,
     }
 
 

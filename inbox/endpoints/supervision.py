@@ -8,22 +8,21 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import Field
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
-from core.alerts import do_acknowledge_alert
+from core.alerts import FEED_ACTIONS, do_acknowledge_alert
 from core.errors import NotFound
 from core.models import Agent, Conversation, Customer, Message, utcnow
 from core.serialize import agent_dict, message_dict
+from core.settings import Settings
+from core.sla import SCOPES, limits, this_wait_alert_id, warning
 from core.types import ConversationStatus, MessageKind, Role
 from inbox.api import api, current_agent
 from inbox.keys import RUNTIME, SOCKET_AGENT, SOCKETS
 from inbox.schemas import Strict
 
-# A customer waiting this long in the queue shows up in the feed; twice as long is an SLA breach.
-LONG_WAIT = timedelta(minutes=5)
-SLA_BREACH = timedelta(minutes=15)
-FEED_ACTIONS = ("alert", "escalated")
 HANDOFF_TWIN = timedelta(seconds=60)
+QUIET_REASON = "no_bot"
 
 
 class AlertQuery(Strict):
@@ -46,6 +45,10 @@ def feed_entry(message: dict[str, Any], customer_name: str | None) -> dict[str, 
         "created_at": message["created_at"],
         "acknowledged_by": meta.get("acknowledged_by"),
         "excerpt": meta.get("excerpt"),
+        # SLA breaches: which wait (queue or reply), since when, and the limit it passed.
+        "scope": meta.get("scope"),
+        "waiting_since": meta.get("waiting_since"),
+        "limit_seconds": meta.get("limit_seconds"),
     }
 
 
@@ -72,18 +75,26 @@ def without_twin_handoffs(entries: list[dict[str, Any]]) -> list[dict[str, Any]]
         else:
             twin["reason"] = twin["reason"] or entry["reason"]
             twin["acknowledged_by"] = twin["acknowledged_by"] or entry["acknowledged_by"]
+            # Acknowledging either line acknowledges the entry: consoles match on these ids.
+            twin["twin_ids"] = [*twin.get("twin_ids", []), entry["id"]]
     return kept
 
 
-def wait_entry(conv: Conversation, customer_name: str | None, now: datetime) -> dict[str, Any]:
-    """A feed line for a conversation that has waited in the queue too long."""
+def wait_entry(
+    conv: Conversation, customer_name: str | None, now: datetime, settings: Settings
+) -> dict[str, Any]:
+    """A line for a conversation whose customer is waiting: a long wait, or past its SLA."""
     since = conv.waiting_since or now
+    status = ConversationStatus(conv.status)
+    allowed = limits(settings)[status]
     return {
         "id": f"wait-{conv.id}",
-        "kind": "sla_breach" if now - since >= SLA_BREACH else "long_wait",
+        "kind": "sla_breach" if now - since >= allowed else "long_wait",
+        "scope": SCOPES[status],
         "reason": conv.escalation_reason,
         "detail": None,
         "waiting_seconds": int((now - since).total_seconds()),
+        "limit_seconds": int(allowed.total_seconds()),
         "conversation_id": conv.id,
         "customer_name": customer_name,
         "created_at": since.isoformat(),
@@ -93,8 +104,10 @@ def wait_entry(conv: Conversation, customer_name: str | None, now: datetime) -> 
 
 @api.route("GET", "/alerts", role=Role.SUPERVISOR, tag="supervision")
 async def list_alerts(request: web.Request, query: AlertQuery) -> web.Response:
-    """Recent alerts and bot handoffs, newest first, then conversations waiting too long."""
+    """Recent alerts and handoffs, newest first, and the customers waiting past the warning."""
     now = utcnow()
+    settings = request.app[RUNTIME].settings
+    action = Message.meta["action"].as_string()
     async with request.app[RUNTIME].sessions() as session:
         recent = (
             await session.execute(
@@ -102,7 +115,13 @@ async def list_alerts(request: web.Request, query: AlertQuery) -> web.Response:
                 .join(Customer, Customer.id == Message.customer_id)
                 .where(
                     Message.kind == MessageKind.ACTIVITY,
-                    Message.meta["action"].as_string().in_(FEED_ACTIONS),
+                    action.in_(FEED_ACTIONS),
+                    # Without a bot every conversation is escalated `no_bot`: the normal path,
+                    # not something to alert on. Filtered here so they cannot fill the page.
+                    or_(
+                        action != "escalated",
+                        func.coalesce(Message.meta["reason"].as_string(), "") != QUIET_REASON,
+                    ),
                 )
                 .order_by(Message.id.desc())
                 .limit(query.limit)
@@ -110,18 +129,32 @@ async def list_alerts(request: web.Request, query: AlertQuery) -> web.Response:
         ).all()
         waiting = (
             await session.execute(
-                select(Conversation, Customer.display_name)
+                select(Conversation, Customer.display_name, this_wait_alert_id())
                 .join(Customer, Customer.id == Conversation.customer_id)
                 .where(
-                    Conversation.status == ConversationStatus.PENDING,
-                    Conversation.waiting_since < now - LONG_WAIT,
+                    or_(
+                        *(
+                            and_(
+                                Conversation.status == status,
+                                Conversation.waiting_since < now - warning(settings, status),
+                            )
+                            for status in SCOPES
+                        )
+                    ),
                 )
                 .order_by(Conversation.waiting_since)
                 .limit(query.limit)
             )
         ).all()
     items = without_twin_handoffs([feed_entry(message_dict(m), name) for m, name in recent])
-    waits = [wait_entry(conv, name, now) for conv, name in waiting]
+    # A wait whose breach alert is on this page of the feed is listed once, there, where it
+    # can be acknowledged; one whose alert has scrolled off the feed stays in this list.
+    shown = {item["id"] for item in items}
+    waits = [
+        wait_entry(conv, name, now, settings)
+        for conv, name, alert_id in waiting
+        if alert_id is None or alert_id not in shown
+    ]
     return web.json_response({"alerts": items, "waiting": waits})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,18 +52,28 @@ class Live:
         return agent.id
 
 
-@pytest.fixture
-async def live(sqlite_url: str) -> AsyncIterator[Live]:
-    """The full app with workers but no routing step, so tests set statuses themselves."""
-    app = create_app(make_settings(sqlite_url), migrate=False, steps=lambda *_: [])
+@asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[Live]:
+    """Run an app on a free loopback port for the length of the block."""
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     server: Any = site._server
     port = server.sockets[0].getsockname()[1]
-    yield Live(f"http://127.0.0.1:{port}", app)
-    await runner.cleanup()
+    try:
+        yield Live(f"http://127.0.0.1:{port}", app)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def live(sqlite_url: str) -> AsyncIterator[Live]:
+    """The full app with workers but no routing step, so tests set statuses themselves."""
+    async with serve(
+        create_app(make_settings(sqlite_url), migrate=False, steps=lambda *_: [])
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

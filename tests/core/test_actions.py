@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from core import actions
 from core.accounts import do_create_agent
 from core.errors import ConflictError, Invalid
+from core.events import Event
 from core.models import Conversation, Customer, Identity, Message
 from core.runtime import Runtime
 from core.types import Author, ConversationStatus, InboundMessage, MessageKind, Priority
@@ -250,6 +251,39 @@ async def test_merge_folds_two_active_conversations_into_one(rt: Runtime) -> Non
     assert [c.id for c in active] == [b.conversation_id]
     assert active[0].priority == Priority.URGENT
     assert sorted(texts) == ["first", "second"]
+
+
+async def test_a_folded_conversation_says_where_it_went(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folded conversation keeps a `merged_into` line and its change is pushed live."""
+    published: list[Event] = []
+
+    async def publish(event: Event) -> None:
+        published.append(event)
+
+    monkeypatch.setattr(rt.bus, "publish", publish)
+    a = await actions.do_ingest(rt, inbound("telegram", "1", "t1", "first"))
+    b = await actions.do_ingest(rt, inbound("email", "x@example.com", "<e1>", "second"))
+    published.clear()
+    await actions.do_merge_customers(rt, a.customer_id, b.customer_id, agent_id=None)
+    async with rt.sessions() as session:
+        folded = await session.get(Conversation, a.conversation_id)
+        lines = (
+            (await session.execute(select(Message).where(Message.conversation_id == folded.id)))
+            .scalars()
+            .all()
+            if folded
+            else []
+        )
+    assert folded is not None and folded.status == ConversationStatus.RESOLVED
+    assert [(m.kind, m.meta["action"]) for m in lines] == [(MessageKind.ACTIVITY, "merged_into")]
+    assert lines[0].meta["target_conversation_id"] == b.conversation_id
+    assert lines[0].customer_id == b.customer_id
+    updated = [e.payload for e in published if e.name == "conversation.updated"]
+    assert [(c["id"], c["status"]) for c in updated] == [(a.conversation_id, "resolved")]
+    created = [e.payload["id"] for e in published if e.name == "message.created"]
+    assert lines[0].id in created
 
 
 async def test_oversize_text_is_capped_not_lost(rt: Runtime) -> None:

@@ -38,12 +38,13 @@ export function activityText(m) {
     }
     case "alert": {
       if (!known(`al_${meta.alert}`)) return t("a_alert", { detail: m.text });
-      const text = withFacts(t(`al_${meta.alert}`, { reason: reasonText(meta.reason) }), facts(meta));
+      const text = withFacts(t(`al_${meta.alert}`, { reason: reasonText(meta.reason), minutes: Math.round((meta.waited_seconds || 0) / 60) }), facts(meta));
       return meta.acknowledged_by ? `${text} · ${t("acked_by", { name: agentName(meta.acknowledged_by) })}` : text;
     }
     case "assigned": return t("a_assigned", { name: agentName(meta.assignee_id) });
     case "taken_over": return t("a_taken_over", { name: agentName(m.agent_id) });
     case "merged": return t("a_merged", { source: meta.source_id, target: meta.target_id });
+    case "merged_into": return t("a_merged_into", { id: meta.target_conversation_id });
     case "labelled": return t("a_labelled", { labels: (meta.labels || []).join("، ") || "—" });
     case "priority": return t("a_priority", { priority: t(`p_${meta.priority}`) });
     case "team":

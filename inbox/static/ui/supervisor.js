@@ -31,6 +31,7 @@ async function start() {
   connectLive(onEvent, loadAlerts);
   $("team-create").onsubmit = createTeam;
   renderTeams();
+  if (isAdmin()) { $("integrations-card").hidden = false; loadWebhooks(); }
   await Promise.all([loadAlerts(), loadMetrics(), loadTeam()]);
   setInterval(loadWaiting, 30000);
   setInterval(loadTeam, 15000);
@@ -38,6 +39,7 @@ async function start() {
 
 function rerender() {
   renderTeams();
+  if (isAdmin()) renderWebhooks();
   buildForm();
   renderAlerts();
   if (lastMetrics) renderMetrics(lastMetrics);
@@ -64,6 +66,13 @@ function reasonText(reason) {
   return t(key) === key ? reason : t(key);
 }
 
+/** Which wait an entry is about (queue or the agent's reply) and, for a breach, its limit. */
+function scopeText(a) {
+  if (!a.scope) return null;
+  if (a.kind === "sla_breach" && a.limit_seconds != null) return t(`sla_${a.scope}`, { limit: fmtDuration(a.limit_seconds) });
+  return t(`w_${a.scope}`);
+}
+
 function alertEl(a) {
   const acked = Boolean(a.acknowledged_by);
   const kindKey = `k_${a.kind}`;
@@ -83,7 +92,8 @@ function alertEl(a) {
       a.customer_name ? h("span", {}, "· ", h("bdi", {}, a.customer_name)) : null,
       h("time", { datetime: a.created_at }, a.waiting_seconds !== undefined ? t("waiting", { t: since(a.created_at) }) : fmtTime(a.created_at))),
     a.reason ? h("div", { class: "detail" }, reasonText(a.reason)) : null,
-    a.detail && a.kind !== "handoff" ? h("div", { class: "detail", dir: "auto" }, a.detail) : null,
+    a.scope ? h("div", { class: "detail", "data-role": "scope" }, scopeText(a)) : null,
+    a.detail && !["handoff", "sla_breach"].includes(a.kind) ? h("div", { class: "detail", dir: "auto" }, a.detail) : null,
     a.excerpt ? h("blockquote", { class: "detail" }, t("excerpt", { text: a.excerpt })) : null,
     h("div", { class: "acts" },
       h("a", { href: `/#/c/${a.conversation_id}` }, `${t("open")} · ${t("conv_n", { id: a.conversation_id })}`),
@@ -112,19 +122,27 @@ function renderAlerts() {
 function onEvent(ev) {
   const d = ev.data || {};
   if (ev.event === "alert.raised") {
+    // A breached wait moves from the waiting list to the feed, where it can be acknowledged.
+    if (d.kind === "sla_breach") feed.waiting = feed.waiting.filter((w) => w.conversation_id !== d.conversation?.id);
     addAlert({
       id: d.activity?.id, kind: d.kind, reason: d.reason || null, detail: d.detail, excerpt: d.excerpt || null,
       conversation_id: d.conversation?.id, customer_name: null, created_at: d.activity?.created_at, acknowledged_by: null,
+      scope: d.scope || null, limit_seconds: d.limit_seconds ?? null, waiting_since: d.waiting_since || null,
     }, d.conversation?.customer_id);
-  } else if (ev.event === "conversation.escalated") {
+  } else if (ev.event === "conversation.escalated" && d.escalation_reason !== "no_bot") {
+    // `no_bot` is the normal path when no bot is configured, not a handoff to alert on.
     const a = d.activity || {};
     addAlert({
       id: a.id, kind: "handoff", reason: d.escalation_reason, detail: a.text, conversation_id: d.id,
       customer_name: null, created_at: a.created_at, acknowledged_by: null,
     }, d.customer_id);
   } else if (ev.event === "alert.acknowledged") {
-    const found = feed.alerts.find((x) => x.id === d.id);
+    const found = feed.alerts.find((x) => x.id === d.id || x.twin_ids?.includes(d.id));
     if (found) { found.acknowledged_by = d.meta.acknowledged_by; renderAlerts(); }
+  } else if (ev.event === "webhook.paused") {
+    // Only admins get this event (and only they can resume); the table follows.
+    toast(t("wh_paused_toast", { url: d.url }));
+    loadWebhooks();
   } else if (ev.event === "team.updated" || ev.event === "team.deleted") {
     loadTeams().then(renderTeams).catch(() => {});
   } else if (ev.event === "conversation.assigned" || ev.event === "conversation.resolved") {
@@ -137,7 +155,7 @@ function onEvent(ev) {
 function addAlert(item, customerId) {
   const twin = item.kind === "handoff" && feed.alerts.find((x) => x.kind === "handoff" && x.conversation_id === item.conversation_id
     && !x.acknowledged_by && Math.abs(new Date(x.created_at) - new Date(item.created_at)) < 60000);
-  if (twin) { twin.reason = twin.reason || item.reason; renderAlerts(); return; }
+  if (twin) { twin.reason = twin.reason || item.reason; twin.twin_ids = [...(twin.twin_ids || []), item.id]; renderAlerts(); return; }
   feed.alerts.unshift(item);
   renderAlerts();
   customerName(customerId, item);
@@ -177,7 +195,7 @@ async function loadMetrics() {
     const data = await api("GET", `/metrics${qs(metricsParams())}`);
     lastMetrics = data;
     renderMetrics(data);
-  } catch (e) { toast(t("failed", { msg: e.message })); }
+  } catch (e) { toast(e.code === "period_too_long" ? t("period_too_long") : t("failed", { msg: e.message })); }
 }
 
 const pct = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
@@ -304,6 +322,66 @@ function renderTeams() {
   const list = clear($("teams"));
   if (!state.teams.size) { list.append(h("li", { class: "empty" }, t("no_teams"))); return; }
   for (const team of state.teams.values()) list.append(teamEl(team));
+}
+
+// ---------- integrations (admins) ----------
+const hooks = { list: [], open: null };
+
+function isAdmin() { return state.me?.role === "admin"; }
+
+async function loadWebhooks() {
+  try { hooks.list = await api("GET", "/webhooks"); } catch (e) { toast(t("failed", { msg: e.message })); return; }
+  renderWebhooks();
+  if (hooks.open !== null) showDeliveries(hooks.open);
+}
+
+function renderWebhooks() {
+  const table = clear($("webhooks"));
+  if (!hooks.list.length) { table.append(h("tbody", {}, h("tr", {}, h("td", { class: "empty" }, t("wh_none"))))); return; }
+  table.append(h("thead", {}, h("tr", {}, [t("wh_url"), t("wh_events"), t("wh_state"), t("wh_failures"), t("wh_last_error"), t("wh_last_success"), ""].map((x) => h("th", { scope: "col" }, x)))));
+  const body = h("tbody");
+  for (const s of hooks.list) {
+    const events = s.events.includes("*") ? t("wh_all_events") : s.events.join(", ");
+    body.append(h("tr", { "data-webhook": s.id, "data-status": s.status },
+      h("th", { scope: "row" }, h("bdi", { dir: "ltr", class: "wh-url" }, s.url), s.description ? h("div", { class: "muted", dir: "auto" }, s.description) : null),
+      h("td", { dir: "ltr" }, events),
+      h("td", {}, h("span", { class: `badge wh-${s.status}`, "data-role": "state", title: s.pause_reason || null }, t(`wh_${s.status}`))),
+      h("td", { "data-role": "failures" }, String(s.failure_streak)),
+      h("td", { "data-role": "last-error", dir: "auto", class: "wh-error" }, s.last_error || "—"),
+      h("td", {}, s.last_success_at ? fmtTime(s.last_success_at) : t("wh_never")),
+      h("td", { class: "wh-acts" },
+        s.status === "paused" ? h("button", { type: "button", class: "primary", "data-role": "resume", onclick: () => resumeWebhook(s) }, t("wh_resume")) : null,
+        h("button", { type: "button", "data-role": "deliveries", onclick: () => showDeliveries(s.id) }, t("wh_deliveries")))));
+  }
+  table.append(body);
+}
+
+async function resumeWebhook(s) {
+  try {
+    await api("POST", `/webhooks/${s.id}/resume`);
+    toast(t("wh_resumed", { url: s.url }));
+  } catch (e) { toast(t("failed", { msg: e.message })); }
+  await loadWebhooks();
+}
+
+async function showDeliveries(id) {
+  hooks.open = id;
+  let rows;
+  try { rows = await api("GET", `/webhooks/${id}/deliveries${qs({ limit: 20 })}`); } catch (e) { toast(t("failed", { msg: e.message })); return; }
+  const sub = hooks.list.find((x) => x.id === id);
+  const box = clear($("webhook-deliveries"));
+  box.append(h("h3", {}, t("wh_deliveries"), " · ", h("bdi", { dir: "ltr" }, sub?.url || `#${id}`)));
+  if (!rows.length) { box.append(h("p", { class: "muted" }, t("wh_no_deliveries"))); return; }
+  const list = h("ul", { class: "wh-deliveries" });
+  for (const d of rows) {
+    const outcome = d.last_error || (d.last_status_code ? `HTTP ${d.last_status_code}` : "");
+    list.append(h("li", { "data-delivery": d.id, "data-status": d.status },
+      h("span", { class: `badge wd-${d.status}` }, t(`wd_${d.status}`)), " ",
+      h("bdi", { dir: "ltr" }, d.event), " · ", t("wh_attempts", { n: d.attempts }),
+      outcome ? h("span", { class: "wh-error", dir: "auto" }, ` · ${outcome}`) : null,
+      " · ", h("time", { datetime: d.created_at }, fmtTime(d.created_at))));
+  }
+  box.append(list);
 }
 
 start().catch((e) => toast(String(e)));
