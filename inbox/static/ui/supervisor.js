@@ -93,7 +93,10 @@ function alertEl(a) {
       h("time", { datetime: a.created_at }, a.waiting_seconds !== undefined ? t("waiting", { t: since(a.created_at) }) : fmtTime(a.created_at))),
     a.reason ? h("div", { class: "detail" }, reasonText(a.reason)) : null,
     a.scope ? h("div", { class: "detail", "data-role": "scope" }, scopeText(a)) : null,
-    a.detail && !["handoff", "sla_breach"].includes(a.kind) ? h("div", { class: "detail", dir: "auto" }, a.detail) : null,
+    // The server's detail is English: shown in the English console, or for a kind this page
+    // cannot name; the Arabic console names the kind and reason itself.
+    a.detail && !["handoff", "sla_breach"].includes(a.kind) && (state.lang === "en" || t(kindKey) === kindKey)
+      ? h("div", { class: "detail", dir: "auto" }, a.detail) : null,
     a.excerpt ? h("blockquote", { class: "detail" }, t("excerpt", { text: a.excerpt })) : null,
     h("div", { class: "acts" },
       h("a", { href: `/#/c/${a.conversation_id}` }, `${t("open")} · ${t("conv_n", { id: a.conversation_id })}`),
