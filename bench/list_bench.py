@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import statistics
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -237,6 +239,33 @@ async def measure(url: str, runs: int) -> list[tuple[str, float, float, str]]:
     return results
 
 
+@contextlib.asynccontextmanager
+async def scratch_database(keep: bool = False) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for one bench run, dropped afterwards unless kept."""
+    name = f"tawasul_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = f"postgresql+asyncpg://postgres@{HOST}:5432/{name}"
+    try:
+        yield url
+    finally:
+        if keep:
+            print(f"kept {url}")
+        else:
+            admin = await asyncpg.connect(ADMIN)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+
+
+async def drop_index(url: str, index: str) -> None:
+    """Drop one index, to measure what it buys."""
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    await conn.execute(f'DROP INDEX "{index}"')
+    await conn.close()
+    print(f"dropped index {index}")
+
+
 async def main() -> int:
     """Build, measure, report, drop."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -249,25 +278,12 @@ async def main() -> int:
         "ix_conversations_status_last_message)",
     )
     args = parser.parse_args()
-    name = f"tawasul_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = f"postgresql+asyncpg://postgres@{HOST}:5432/{name}"
-    try:
+    async with scratch_database(args.keep) as url:
         size, took = await build(url)
         print(f"data: {size} (generated in {took})")
         if args.drop_index:
-            conn = await asyncpg.connect(url.replace("+asyncpg", ""))
-            await conn.execute(f'DROP INDEX "{args.drop_index}"')
-            await conn.close()
-            print(f"dropped index {args.drop_index}")
+            await drop_index(url, args.drop_index)
         results = await measure(url, args.runs)
-    finally:
-        if not args.keep:
-            admin = await asyncpg.connect(ADMIN)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
     print(f"\nfirst page ({PAGE} rows), {args.runs} runs each, in-process HTTP round trip:")
     print(f"  {'view':<44} {'median':>9} {'p95':>9}")
     worst = 0.0

@@ -18,7 +18,6 @@ import asyncio
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ sys.path[:0] = [str(ROOT.parent), str(ROOT)]  # this checkout's packages, then l
 
 import asyncpg  # noqa: E402
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
-from list_bench import ADMIN, HOST, build, percentile  # noqa: E402
+from list_bench import HOST, build, drop_index, percentile, scratch_database  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from core.accounts import do_create_agent  # noqa: E402
@@ -166,6 +165,16 @@ async def measure(url: str, runs: int) -> tuple[list[tuple[str, float, float, in
     return results, plans
 
 
+async def run(url: str, args: argparse.Namespace, *, built: bool) -> tuple[Any, str]:
+    """Fill the database unless an earlier run did, drop the asked index, measure."""
+    print(f"database {url.rsplit('/', 1)[1]}")
+    if not built:
+        print(f"data: {await prepare(url)}")
+    if args.drop_index:
+        await drop_index(url, args.drop_index)
+    return await measure(url, args.runs)
+
+
 async def main() -> int:
     """Build, measure, report, drop."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -182,31 +191,15 @@ async def main() -> int:
         help="drop an index before measuring (e.g. ix_conversations_created_at)",
     )
     args = parser.parse_args()
-    name = args.database or f"tawasul_bench_{uuid.uuid4().hex[:8]}"
-    url = f"postgresql+asyncpg://postgres@{HOST}:5432/{name}"
     if args.database:
+        url = f"postgresql+asyncpg://postgres@{HOST}:5432/{args.database}"
         engine = make_engine(url)
         await upgrade(engine)
         await engine.dispose()
+        results, plans = await run(url, args, built=True)
     else:
-        admin = await asyncpg.connect(ADMIN)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-    try:
-        print(f"database {name}")
-        if not args.database:
-            print(f"data: {await prepare(url)}")
-        if args.drop_index:
-            conn = await asyncpg.connect(url.replace("+asyncpg", ""))
-            await conn.execute(f'DROP INDEX "{args.drop_index}"')
-            await conn.close()
-            print(f"dropped index {args.drop_index}")
-        results, plans = await measure(url, args.runs)
-    finally:
-        if not args.keep and not args.database:
-            admin = await asyncpg.connect(ADMIN)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
+        async with scratch_database(args.keep) as url:
+            results, plans = await run(url, args, built=False)
     print(f"\nGET /api/v1/metrics, {args.runs} runs each, in-process HTTP round trip:")
     print(f"  {'period':<40} {'conversations':>13} {'median':>9} {'p95':>9}")
     for case, median, p95, n in results:

@@ -13,14 +13,13 @@ import argparse
 import asyncio
 import statistics
 import time
-import uuid
 from typing import Any
 
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import event
 
-from bench.list_bench import ADMIN, HOST, build
+from bench.list_bench import build, scratch_database
 from core.settings import Settings
 from inbox.app import create_app
 from inbox.keys import ENGINE, RUNTIME
@@ -101,12 +100,7 @@ async def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    name = f"tawasul_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = f"postgresql+asyncpg://postgres@{HOST}:5432/{name}"
-    try:
+    async with scratch_database(args.keep) as url:
         size, took = await build(url)
         conn = await asyncpg.connect(url.replace("+asyncpg", ""))
         for statement in RARE:
@@ -114,13 +108,6 @@ async def main() -> int:
         await conn.close()
         print(f"data: {size}, 40 rare and 2,000 middling old messages (made in {took})")
         await measure(url, args.runs)
-    finally:
-        if args.keep:
-            print(f"kept {url}")
-        else:
-            admin = await asyncpg.connect(ADMIN)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
     return 0
 
 

@@ -12,4 +12,10 @@ ui-screenshots: $(STAMP) ui-deps ## Regenerate docs/screenshots from the demo da
 bench-list: $(STAMP) services ## Time the conversation list on 50k conversations / 1M messages (PostgreSQL)
 	$(PY) bench/list_bench.py
 
-.PHONY: ui-deps test-browser ui-screenshots bench-list
+bench-metrics: $(STAMP) services ## Time GET /api/v1/metrics over 50k conversations (PostgreSQL), with plans
+	$(PY) bench/metrics_bench.py
+
+bench-search: $(STAMP) services ## Time search (common, rare, Arabic-prefix words) over 1M messages (PostgreSQL)
+	$(PY) -m bench.search_bench
+
+.PHONY: ui-deps test-browser ui-screenshots bench-list bench-metrics bench-search
