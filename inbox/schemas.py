@@ -56,6 +56,15 @@ class AgentPatch(Strict):
     active: bool | None = None
 
 
+class AgentQuery(Strict):
+    """Which agents to list."""
+
+    include_inactive: bool = Field(
+        default=False,
+        description="supervisors and admins: deactivated agents too, each with `online`",
+    )
+
+
 class PasswordBody(Strict):
     """A new password an admin sets for an agent."""
 

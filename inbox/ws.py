@@ -84,6 +84,12 @@ async def _watch_session(
         ws[SOCKET_AGENT] = agent  # picks up a changed role
 
 
+def online_agent_ids(app: web.Application) -> set[int]:
+    """The agents with an open socket in this process (what "online" means in the console)."""
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
+    return {ws[SOCKET_AGENT].id for ws in list(sockets) if SOCKET_AGENT in ws and not ws.closed}
+
+
 def may_see(agent: Agent, event: Event) -> bool:
     """Whether an agent's role is enough for the event's audience."""
     return Role(agent.role).allows(event.audience)

@@ -6,13 +6,14 @@ from aiohttp import web
 from sqlalchemy import select
 
 from core.accounts import do_create_agent, do_set_password, do_update_agent
-from core.errors import ConflictError, NotFound
+from core.errors import ConflictError, Forbidden, NotFound
 from core.models import Agent
 from core.serialize import agent_dict
 from core.types import Role
 from inbox.api import api, current_agent
 from inbox.keys import RUNTIME
-from inbox.schemas import AgentBody, AgentPatch, PasswordBody
+from inbox.schemas import AgentBody, AgentPatch, AgentQuery, PasswordBody
+from inbox.ws import online_agent_ids
 
 
 def agent_id(request: web.Request) -> int:
@@ -24,15 +25,19 @@ def agent_id(request: web.Request) -> int:
 
 
 @api.route("GET", "/agents", tag="agents")
-async def list_agents(request: web.Request) -> web.Response:
-    """Every active agent."""
+async def list_agents(request: web.Request, query: AgentQuery) -> web.Response:
+    """Every active agent; for supervisors, on request, deactivated ones too and who is online."""
+    if query.include_inactive and not Role(current_agent(request).role).allows(Role.SUPERVISOR):
+        raise Forbidden("listing deactivated agents needs the supervisor role")
+    stmt = select(Agent).order_by(Agent.display_name, Agent.id)
+    if not query.include_inactive:
+        stmt = stmt.where(Agent.active)
     async with request.app[RUNTIME].sessions() as session:
-        agents = (
-            (await session.execute(select(Agent).where(Agent.active).order_by(Agent.display_name)))
-            .scalars()
-            .all()
-        )
-    return web.json_response([agent_dict(a) for a in agents])
+        agents = (await session.execute(stmt)).scalars().all()
+    if not query.include_inactive:
+        return web.json_response([agent_dict(a) for a in agents])
+    online = online_agent_ids(request.app)
+    return web.json_response([{**agent_dict(a), "online": a.id in online} for a in agents])
 
 
 @api.route("POST", "/agents", role=Role.ADMIN, tag="agents", status=201)

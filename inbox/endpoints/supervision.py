@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,8 +17,9 @@ from core.settings import Settings
 from core.sla import SCOPES, limits, this_wait_alert_id, warning
 from core.types import ConversationStatus, MessageKind, Role
 from inbox.api import api, current_agent
-from inbox.keys import RUNTIME, SOCKET_AGENT, SOCKETS
+from inbox.keys import RUNTIME
 from inbox.schemas import Strict
+from inbox.ws import online_agent_ids
 
 HANDOFF_TWIN = timedelta(seconds=60)
 QUIET_REASON = "no_bot"
@@ -172,8 +172,7 @@ async def acknowledge(request: web.Request) -> web.Response:
 @api.route("GET", "/team", role=Role.SUPERVISOR, tag="supervision")
 async def team(request: web.Request) -> web.Response:
     """Every active agent: online now (an open WebSocket), open and pending load."""
-    sockets: weakref.WeakSet[web.WebSocketResponse] = request.app[SOCKETS]
-    online = {ws[SOCKET_AGENT].id for ws in list(sockets) if SOCKET_AGENT in ws and not ws.closed}
+    online = online_agent_ids(request.app)
     async with request.app[RUNTIME].sessions() as session:
         agents = (
             (await session.execute(select(Agent).where(Agent.active).order_by(Agent.display_name)))
