@@ -1,4 +1,4 @@
-// The supervisor console: live alert feed, metrics with charts and CSV, the team's load.
+// The supervisor console: live alert feed, metrics with charts and CSV, the team's load, agents.
 import {
   api, agentName, applyLanguage, clear, connectLive, fmtDuration, fmtTime, h, languageButton,
   loadMe, loadTeams, logout, qs, since, state, t, toast,
@@ -31,14 +31,18 @@ async function start() {
   connectLive(onEvent, loadAlerts);
   $("team-create").onsubmit = createTeam;
   renderTeams();
+  $("agent-create").onsubmit = createAgent;
+  fillAgentForm();
   if (isAdmin()) { $("integrations-card").hidden = false; loadWebhooks(); }
-  await Promise.all([loadAlerts(), loadMetrics(), loadTeam()]);
+  await Promise.all([loadAlerts(), loadMetrics(), loadTeam(), loadAgents(true)]);
   setInterval(loadWaiting, 30000);
-  setInterval(loadTeam, 15000);
+  setInterval(() => { loadTeam(); loadAgents(); }, 15000);
 }
 
 function rerender() {
   renderTeams();
+  fillAgentForm();
+  renderAgents();
   if (isAdmin()) renderWebhooks();
   buildForm();
   renderAlerts();
@@ -146,6 +150,11 @@ function onEvent(ev) {
     // Only admins get this event (and only they can resume); the table follows.
     toast(t("wh_paused_toast", { url: d.url }));
     loadWebhooks();
+  } else if (ev.event === "agent.updated") {
+    // Another admin changed my role: the card follows (an agent's page is sent elsewhere).
+    if (d.id === state.me.id) state.me.role = d.role;
+    clearTimeout(onEvent.agentsTimer);
+    onEvent.agentsTimer = setTimeout(() => loadAgents(), 300);
   } else if (ev.event === "team.updated" || ev.event === "team.deleted") {
     loadTeams().then(renderTeams).catch(() => {});
   } else if (ev.event === "conversation.assigned" || ev.event === "conversation.resolved") {
@@ -325,6 +334,201 @@ function renderTeams() {
   const list = clear($("teams"));
   if (!state.teams.size) { list.append(h("li", { class: "empty" }, t("no_teams"))); return; }
   for (const team of state.teams.values()) list.append(teamEl(team));
+}
+
+// ---------- agents (admins manage them, supervisors read the list) ----------
+const ROLES = ["agent", "supervisor", "admin"];
+const roster = { list: [], resetOpen: null };
+const AGENT_ERRORS = {
+  self_lockout: "ag_self_lockout", login_taken: "ag_login_taken", weak_password: "ag_bad_password",
+  not_found: "ag_not_found", forbidden: "ag_forbidden",
+};
+const FIELD_ERRORS = { login: "ag_bad_login", display_name: "ag_bad_name", password: "ag_bad_password" };
+
+/** The fields a 422 names (`details[].field`), top level only. */
+function badFields(e) {
+  return e.code === "validation_error" ? [...new Set((e.details || []).map((d) => String(d.field).split(".")[0]))] : [];
+}
+
+/** A refusal from the agents API in the page's language (the server's text only as a last resort). */
+function agentErrorText(e) {
+  if (AGENT_ERRORS[e.code]) return t(AGENT_ERRORS[e.code]);
+  const fields = badFields(e);
+  if (fields.length) return fields.map((f) => (FIELD_ERRORS[f] ? t(FIELD_ERRORS[f]) : t("invalid_field", { field: f }))).join(" ");
+  return t("failed", { msg: e.message });
+}
+
+function fillAgentForm() {
+  const fill = (sel, options, initial) => { const keep = sel.value || initial; clear(sel).append(...options); sel.value = keep; };
+  fill($("agent-new-role"), ROLES.map((r) => h("option", { value: r }, t(`r_${r}`))), "agent");
+  fill($("agent-new-language"), ["ar", "en"].map((l) => h("option", { value: l }, t(`l_${l}`))), state.lang);
+}
+
+/** Every agent, deactivated ones too; a redraw only when someone changed (online dots in place). */
+async function loadAgents(force = false) {
+  let list;
+  try { list = await api("GET", `/agents${qs({ include_inactive: "true" })}`); } catch (e) { if (force) toast(agentErrorText(e)); return; }
+  const shape = (xs) => JSON.stringify(xs.map((a) => [a.id, a.login, a.display_name, a.role, a.active]));
+  const changed = shape(list) !== shape(roster.list);
+  roster.list = list;
+  if (changed) {
+    // Pickers everywhere on the page offer active agents only.
+    state.agents = new Map(list.filter((a) => a.active).map((a) => [a.id, a]));
+    renderTeams();
+    buildForm();
+    renderAlerts();
+    loadTeam();
+  }
+  if (force || changed) renderAgents(); else updateOnline();
+}
+
+function onlineCell(a) {
+  return h("td", { "data-role": "online", "data-online": String(a.online) },
+    h("span", { class: `dot${a.online ? " on" : ""}`, "aria-hidden": "true" }), t(a.online ? "online" : "offline"));
+}
+
+function updateOnline() {
+  for (const a of roster.list) {
+    const cell = document.querySelector(`#agents tr[data-agent="${a.id}"] [data-role="online"]`);
+    if (cell && cell.dataset.online !== String(a.online)) cell.replaceWith(onlineCell(a));
+  }
+}
+
+function loginCell(a) {
+  return h("th", { scope: "row" }, h("bdi", { dir: "ltr", class: "agent-login" }, a.login),
+    a.id === state.me.id ? h("span", { class: "muted" }, ` ${t("ag_you")}`) : null);
+}
+
+function stateCell(a) {
+  return h("td", { "data-role": "state" }, h("span", { class: `badge ag-${a.active ? "active" : "inactive"}` }, t(a.active ? "ag_active" : "ag_inactive")));
+}
+
+function agentRow(a) {
+  return h("tr", { "data-agent": a.id, "data-active": String(a.active) },
+    loginCell(a), h("td", { dir: "auto", "data-role": "name" }, a.display_name), h("td", { "data-role": "role" }, t(`r_${a.role}`)),
+    stateCell(a), onlineCell(a));
+}
+
+function adminAgentRow(a) {
+  const self = a.id === state.me.id;
+  const name = h("input", { class: "agent-name", value: a.display_name, maxlength: "200", dir: "auto", "data-role": "name-input", "aria-label": t("ag_name_of", { login: a.login }) });
+  const role = h("select", { "data-role": "role-select", "aria-label": t("ag_role_of", { login: a.login }) },
+    ROLES.map((r) => h("option", { value: r, selected: r === a.role }, t(`r_${r}`))));
+  const save = () => saveAgent(a, name, role);
+  name.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); save(); } });
+  const toggle = h("button", { type: "button", class: a.active ? "danger" : null, "data-role": "toggle-active" }, t(a.active ? "ag_deactivate" : "ag_reactivate"));
+  // Deactivating signs the agent out everywhere: two clicks, as for deleting a team.
+  toggle.onclick = () => {
+    if (a.active && !toggle.dataset.armed) {
+      toggle.dataset.armed = "1";
+      toggle.textContent = t("ag_confirm_deactivate", { name: a.display_name });
+      return;
+    }
+    changeAgent(a, { active: !a.active }, a.active ? "ag_deactivated" : "ag_reactivated");
+  };
+  toggle.onblur = () => { delete toggle.dataset.armed; toggle.textContent = t(a.active ? "ag_deactivate" : "ag_reactivate"); };
+  const acts = h("td", { class: "agent-acts" },
+    h("button", { type: "button", "data-role": "save", onclick: save }, t("ag_save")), toggle);
+  // My own password is not reset from here: that would end this very session.
+  if (!self) acts.append(...resetControls(a));
+  return h("tr", { "data-agent": a.id, "data-active": String(a.active) },
+    loginCell(a), h("td", {}, name), h("td", {}, role), stateCell(a), onlineCell(a), acts);
+}
+
+/** "Reset password" and its inline form (a disclosure: Escape closes it, focus returns). */
+function resetControls(a) {
+  const open = roster.resetOpen === a.id;
+  const pw = h("input", { type: "password", id: `agent-pw-${a.id}`, maxlength: "200", autocomplete: "new-password", dir: "ltr", "data-role": "new-password" });
+  const box = h("div", { class: "agent-reset", id: `agent-reset-${a.id}`, hidden: !open },
+    h("label", { for: pw.id }, t("ag_new_password", { name: a.display_name })), pw,
+    h("button", { type: "button", class: "primary", "data-role": "set-password", onclick: () => setPassword(a, pw) }, t("ag_set_password")),
+    h("button", { type: "button", "data-role": "cancel-reset", onclick: () => toggleReset(a, false) }, t("cancel")));
+  pw.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") { ev.preventDefault(); setPassword(a, pw); }
+    if (ev.key === "Escape") { ev.preventDefault(); toggleReset(a, false); }
+  });
+  const button = h("button", { type: "button", "data-role": "reset", "aria-expanded": String(open), "aria-controls": box.id, onclick: () => toggleReset(a, !open) }, t("ag_reset"));
+  return [button, box];
+}
+
+function agentRowEl(id) { return document.querySelector(`#agents tr[data-agent="${id}"]`); }
+
+function toggleReset(a, open) {
+  roster.resetOpen = open ? a.id : null;
+  renderAgents();
+  const row = agentRowEl(a.id);
+  row?.querySelector(open ? '[data-role="new-password"]' : '[data-role="reset"]')?.focus();
+}
+
+function renderAgents() {
+  const admin = isAdmin();
+  $("agent-create").hidden = !admin;
+  $("agents-readonly").hidden = admin;
+  // The redraw keeps the keyboard where it was: the same control of the same row.
+  const active = document.activeElement;
+  const row = active?.closest?.("#agents tr[data-agent]");
+  const keep = row ? { id: row.dataset.agent, role: active.dataset.role } : null;
+  const table = clear($("agents"));
+  if (!roster.list.length) { table.append(h("tbody", {}, h("tr", {}, h("td", { class: "empty" }, t("ag_no_agents"))))); return; }
+  const heads = [t("ag_login"), t("ag_name"), t("role"), t("ag_state"), t("ag_online_col")];
+  if (admin) heads.push(t("ag_actions"));
+  table.append(h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col" }, x)))));
+  table.append(h("tbody", {}, roster.list.map((a) => (admin ? adminAgentRow(a) : agentRow(a)))));
+  if (keep) {
+    const again = agentRowEl(keep.id);
+    const target = keep.role && again?.querySelector(`[data-role="${keep.role}"]`);
+    (target && !target.closest("[hidden]") ? target : again?.querySelector("button"))?.focus();
+  }
+}
+
+async function changeAgent(a, body, doneKey) {
+  try {
+    const updated = await api("PATCH", `/agents/${a.id}`, body);
+    toast(t(doneKey, { name: updated.display_name }));
+  } catch (e) { toast(agentErrorText(e)); }
+  await loadAgents(true); // on a refusal too: the row shows what the server holds
+}
+
+function saveAgent(a, nameInput, roleSelect) {
+  const body = {};
+  if (nameInput.value.trim() !== a.display_name) body.display_name = nameInput.value.trim();
+  if (roleSelect.value !== a.role) body.role = roleSelect.value;
+  if (Object.keys(body).length) changeAgent(a, body, "ag_saved");
+}
+
+async function setPassword(a, input) {
+  try {
+    await api("POST", `/agents/${a.id}/password`, { password: input.value });
+  } catch (e) {
+    input.setAttribute("aria-invalid", "true");
+    toast(agentErrorText(e));
+    input.focus();
+    return;
+  }
+  toast(t("ag_password_set", { name: a.display_name }));
+  toggleReset(a, false);
+}
+
+async function createAgent(ev) {
+  ev.preventDefault();
+  const fields = { login: $("agent-new-login"), display_name: $("agent-new-name"), password: $("agent-new-password") };
+  for (const el of Object.values(fields)) el.removeAttribute("aria-invalid");
+  const body = {
+    login: fields.login.value.trim(), display_name: fields.display_name.value.trim(), password: fields.password.value,
+    role: $("agent-new-role").value, language: $("agent-new-language").value,
+  };
+  let agent;
+  try { agent = await api("POST", "/agents", body); } catch (e) {
+    toast(agentErrorText(e));
+    const bad = e.code === "login_taken" ? [fields.login] : badFields(e).map((f) => fields[f]).filter(Boolean);
+    for (const el of bad) el.setAttribute("aria-invalid", "true");
+    bad[0]?.focus();
+    return;
+  }
+  toast(t("ag_created", { name: agent.display_name, login: agent.login }));
+  for (const el of Object.values(fields)) el.value = "";
+  await loadAgents(true);
+  fields.login.focus();
 }
 
 // ---------- integrations (admins) ----------
