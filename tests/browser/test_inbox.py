@@ -169,6 +169,97 @@ async def test_customer_markup_renders_as_inert_text(live: Live, browser: Browse
     await expect(page.locator("#timeline .attachments span")).to_contain_text("<i>x</i>.pdf")
 
 
+VERIFIED_MAIL = b"""\
+Authentication-Results: mx.tawasul.test; dmarc=pass header.from=customer.test
+From: Bob <bob@customer.test>
+To: support@tawasul.test
+Subject: Re: refund
+Message-ID: <bob-2@customer.test>
+Content-Type: text/plain; charset=utf-8
+
+Thanks, that worked.
+
+On Mon, 23 Nov 2026, Tawasul Support <support@tawasul.test> wrote:
+> <img src=x onerror="window.__pwned=1">Your refund is on its way.
+"""
+
+
+async def test_email_hints_unfold_the_full_mail_and_flag_an_unverified_sender(
+    live: Live, browser: Browser
+) -> None:
+    """A cut mail unfolds to its full text (as text, its own direction); an unverified From is
+    flagged with the server's check as the tooltip, in Arabic too; a verified one is not."""
+    from pathlib import Path
+
+    from connectors.email.parse import parse_mail
+
+    await live.agent("sara")
+    fixture = Path(__file__).parents[1] / "connectors/fixtures/email/reply_arabic_gmail.eml"
+    arabic = parse_mail(fixture.read_bytes(), domain="tawasul.test").inbound
+    verified = parse_mail(VERIFIED_MAIL, domain="tawasul.test").inbound
+    assert arabic.raw["stripped"] and arabic.raw["from_verified"] is False
+    assert verified.raw["stripped"] and verified.raw["from_verified"] is True
+    first = await actions.do_ingest(live.rt, arabic)
+    second = await actions.do_ingest(live.rt, verified)
+    for result in (first, second):
+        await actions.do_escalate(live.rt, result.conversation_id, "customer_request")
+
+    page = await login(browser, live, "sara")
+    await page.click(f'.conv-item[data-id="{first.conversation_id}"]')
+    message = page.locator(f'#timeline .msg-incoming[data-id="{first.message_id}"]')
+    await expect(message.locator(".body")).to_have_text("وصل الطلب اليوم، شكراً جزيلاً")
+    badge = message.locator('[data-role="sender-unverified"]')
+    await expect(badge).to_contain_text("sender not verified")
+    await expect(badge).to_have_attribute(
+        "title",
+        "The receiving mail server did not confirm this sender's address. "
+        "Its check: \u2066no Authentication-Results\u2069",  # isolated: reads LTR in Arabic too
+    )
+    # From the keyboard: the badge takes focus and shows the reason; the toggle opens the mail.
+    await badge.focus()
+    await page.keyboard.press("Tab")
+    toggle = message.locator(".email-toggle")
+    await expect(toggle).to_be_focused()
+    full = message.locator(".full-email")
+    await expect(toggle).to_have_text("Show full email")
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await expect(full).to_be_hidden()
+    await page.keyboard.press("Enter")
+    await expect(full).to_be_visible()
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    await expect(toggle).to_have_text("Hide full email")
+    await expect(full).to_have_attribute("dir", "auto")
+    await expect(full).to_have_css("white-space", "pre-wrap")
+    await expect(full).to_contain_text("أُرسلت من الـ iPhone")
+    await expect(full).to_contain_text("> سيصل طلبك غداً إن شاء الله.")
+
+    # Arabic: the words change, the mail stays open across the redraw.
+    await page.click("#lang-switch")
+    await expect(badge).to_contain_text("المرسل غير موثّق")
+    await expect(badge).to_have_attribute(
+        "title", re.compile("نتيجة الفحص: \u2066no Authentication")
+    )
+    await expect(full).to_be_visible()
+    await expect(toggle).to_have_text("إخفاء الرسالة الكاملة")
+    await toggle.click()
+    await expect(full).to_be_hidden()
+    await expect(toggle).to_have_text("عرض الرسالة كاملة")
+
+    # A verified sender: no badge; the quoted part is text, never markup.
+    await page.click("#lang-switch")
+    await page.click('#views [data-view="pending"]')
+    await page.click(f'.conv-item[data-id="{second.conversation_id}"]')
+    message = page.locator(f'#timeline .msg-incoming[data-id="{second.message_id}"]')
+    await expect(message.locator(".body")).to_have_text("Thanks, that worked.")
+    await expect(message.locator('[data-role="sender-unverified"]')).to_have_count(0)
+    await message.locator(".email-toggle").click()
+    await expect(message.locator(".full-email")).to_contain_text(
+        '> <img src=x onerror="window.__pwned=1">Your refund is on its way.'
+    )
+    assert await page.locator("#timeline img").count() == 0
+    assert await page.evaluate("window.__pwned === undefined")
+
+
 async def test_assignment_by_someone_else_notifies(live: Live, browser: Browser) -> None:
     """A supervisor assigning me a conversation pops a notice and bumps my Mine count."""
     sara = await live.agent("sara")

@@ -94,6 +94,10 @@ export const STRINGS = {
     ag_login_taken: "This login is already taken.", ag_bad_login: "The login needs 2 to 120 characters.",
     ag_bad_name: "Enter a display name (up to 200 characters).", ag_bad_password: "The password needs at least 8 characters.",
     ag_not_found: "This agent no longer exists.", ag_forbidden: "Only admins can do this.",
+    // Inbox timeline: what the email channel says about a mail.
+    em_show_full: "Show full email", em_hide_full: "Hide full email",
+    em_unverified: "sender not verified",
+    em_unverified_why: "The receiving mail server did not confirm this sender's address. Its check: {why}",
     sla_queue: "In the queue: no one picked it up within {limit}", sla_reply: "No reply from the assigned agent within {limit}",
     w_queue: "In the queue", w_reply: "Waiting for the assigned agent's reply",
     from: "From", to: "To", group_by: "Break down by", g_channel: "Channel", g_agent: "Agent",
@@ -204,6 +208,10 @@ export const STRINGS = {
     ag_login_taken: "اسم الدخول هذا مستخدم من قبل.", ag_bad_login: "اسم الدخول يجب أن يكون من حرفين إلى 120 حرفًا.",
     ag_bad_name: "اكتب الاسم الظاهر (حتى 200 حرف).", ag_bad_password: "كلمة المرور يجب أن تكون 8 أحرف على الأقل.",
     ag_not_found: "هذا الموظف لم يعد موجودًا.", ag_forbidden: "هذا الإجراء متاح للمديرين فقط.",
+    // الخط الزمني: ما تقوله قناة البريد عن الرسالة.
+    em_show_full: "عرض الرسالة كاملة", em_hide_full: "إخفاء الرسالة الكاملة",
+    em_unverified: "المرسل غير موثّق",
+    em_unverified_why: "لم يؤكد خادم البريد المستقبِل عنوان هذا المرسل. نتيجة الفحص: {why}",
     sla_queue: "في قائمة الانتظار: لم يستلمها أحد خلال {limit}", sla_reply: "لم يردّ الموظف المسند خلال {limit}",
     w_queue: "في قائمة الانتظار", w_reply: "بانتظار ردّ الموظف المسند",
     from: "من", to: "إلى", group_by: "التقسيم حسب", g_channel: "القناة", g_agent: "الموظف",

@@ -279,9 +279,43 @@ function messageEl(m) {
       h("span", { dir: "auto" }, authorName(m)),
       h("time", { datetime: m.created_at }, fmtTime(m.created_at)),
       m.kind === "incoming" && m.sentiment ? moodBadge(m.sentiment.label, m.sentiment.anger) : null,
+      senderBadge(m),
       delivery),
     h("div", { class: "body", dir: "auto" }, m.text),
+    fullEmail(m),
     m.attachments?.length ? h("div", { class: "attachments" }, m.attachments.map((a, i) => attachmentEl(m, a, i))) : null);
+}
+
+// What the email channel says about a mail (`meta.raw`, see connectors/email/parse.py).
+const openEmails = new Set(); // ids of messages whose full email is unfolded, kept across redraws
+
+/** "Sender not verified", with the receiving server's check as the tooltip (and on focus). */
+function senderBadge(m) {
+  const raw = m.kind === "incoming" && m.channel === "email" ? m.meta?.raw : null;
+  if (!raw || raw.from_verified !== false) return null;
+  // The check is the server's own words (e.g. "dmarc=fail"): isolated left-to-right inside Arabic.
+  const why = t("em_unverified_why", { why: `\u2066${raw.from_check || "—"}\u2069` });
+  return h("span", { class: "badge sender-unverified", "data-role": "sender-unverified", tabindex: "0", title: why },
+    `⚠ ${t("em_unverified")}`, h("span", { class: "why" }, why));
+}
+
+/** The mail as it came (quotes, signature) behind a toggle, when the channel cut some of it. */
+function fullEmail(m) {
+  const raw = m.kind === "incoming" ? m.meta?.raw : null;
+  if (!raw || raw.stripped !== true || typeof raw.original_text !== "string") return null;
+  const id = `full-email-${m.id}`;
+  const open = openEmails.has(m.id);
+  const text = h("div", { class: "full-email", id, dir: "auto", hidden: !open }, raw.original_text);
+  const toggle = h("button", { type: "button", class: "link email-toggle", "aria-expanded": String(open), "aria-controls": id },
+    t(open ? "em_hide_full" : "em_show_full"));
+  toggle.onclick = () => {
+    const now = !openEmails.has(m.id);
+    if (now) openEmails.add(m.id); else openEmails.delete(m.id);
+    text.hidden = !now;
+    toggle.setAttribute("aria-expanded", String(now));
+    toggle.textContent = t(now ? "em_hide_full" : "em_show_full");
+  };
+  return h("div", { class: "email-more" }, toggle, text);
 }
 
 /** The store key of a file we can serve: agents' uploads, and mail attachments the email channel kept. */
