@@ -241,6 +241,9 @@ async def test_email_hints_unfold_the_full_mail_and_flag_an_unverified_sender(
     )
     await expect(full).to_be_visible()
     await expect(toggle).to_have_text("إخفاء الرسالة الكاملة")
+    # Mirrored: the toggle sits at the right-hand (start) edge of the message.
+    box, toggle_box = await message.bounding_box(), await toggle.bounding_box()
+    assert box and toggle_box and toggle_box["x"] > box["x"] + box["width"] / 2
     await toggle.click()
     await expect(full).to_be_hidden()
     await expect(toggle).to_have_text("عرض الرسالة كاملة")
