@@ -122,6 +122,10 @@ class EmailConnector(Connector):
         except (OSError, ValueError) as exc:
             raise FileMissing("no such file") from exc
 
+    async def erase_file(self, digest: str) -> int:
+        """Remove an inbound attachment's bytes (customer erasure); how many files went."""
+        return await asyncio.to_thread(self.store.delete, f"sha256:{digest}")
+
     def bind_reads(self, reads: ChannelReads) -> None:
         """Receive the read-only look-ups (threading headers of stored mail)."""
         self.reads = reads
