@@ -54,6 +54,8 @@ class IngestResult:
     conversation_id: int
     customer_id: int
     created: bool
+    # A redelivery of a message whose customer's data was erased (nothing was stored again).
+    erased: bool = False
 
 
 async def emit(rt: Runtime, events: Sequence[Event]) -> None:
@@ -243,7 +245,9 @@ async def do_ingest(rt: Runtime, inbound: InboundMessage) -> IngestResult:
             if inbound.edited and not erased and dup.text != inbound.text:
                 _record_edit(dup, inbound.text[: rt.settings.max_text_chars], now)
                 new_events.append(Event(ev.MESSAGE_UPDATED, message_dict(dup)))
-            return IngestResult(dup.id, dup.conversation_id, dup.customer_id, created=False)
+            return IngestResult(
+                dup.id, dup.conversation_id, dup.customer_id, created=False, erased=erased
+            )
 
         language = inbound.language or detect_language(inbound.text)
         identity = (
