@@ -1243,7 +1243,7 @@ async def do_update_customer(
         )
         return customer
 
-    customer = await in_transaction(rt.sessions, work)
+    customer = await in_transaction(rt.sessions, work, events=out)
     await emit(rt, out)
     return customer
 
