@@ -184,11 +184,19 @@ _PERSON_PATHS: tuple[str | tuple[str, str], ...] = (
 )
 
 
-def _about(payload: Any, customer_ids: list[int], conversation_ids: list[int]) -> Any:
+def _about(payload: Any, customer_ids: list[int], conversation_ids: list[int], dialect: str) -> Any:
     """SQL: an event payload that names one of the customers or their conversations."""
-    clauses = [payload[path].as_integer().in_(customer_ids) for path in _PERSON_PATHS]
+
+    def among(path: str | tuple[str, str], ids: list[int]) -> Any:
+        # PostgreSQL compares the text (a cast would fail on a value that is not a number);
+        # SQLite's json_extract gives the number itself.
+        if dialect == "postgresql":
+            return payload[path].as_string().in_([str(i) for i in ids])
+        return payload[path].as_integer().in_(ids)
+
+    clauses = [among(path, customer_ids) for path in _PERSON_PATHS]
     if conversation_ids:
-        clauses.append(payload["conversation_id"].as_integer().in_(conversation_ids))
+        clauses.append(among("conversation_id", conversation_ids))
     return or_(*clauses)
 
 
@@ -200,10 +208,12 @@ async def _scrub_webhooks(
     Returns (outbox rows dropped, undelivered deliveries dropped, delivered ones redacted).
     """
 
+    dialect = session.get_bind().dialect.name
+
     def about(model: type[OutboxEvent] | type[WebhookDelivery]) -> ColumnElement[bool]:
         return and_(
             model.event != ev.CUSTOMER_ERASED,
-            _about(model.payload, customer_ids, conversation_ids),
+            _about(model.payload, customer_ids, conversation_ids, dialect),
         )
 
     fast = {"synchronize_session": False}
@@ -399,9 +409,10 @@ async def do_erase_customer(
         counts["customers"] = len(people)
         for identity in identities:
             if not is_pseudonym(identity.external_id):
-                identity.external_id = pseudonym(
-                    secret, IDENTITY, identity.channel, identity.external_id
-                )
+                # The identity's id keeps it unique when the same sender, back as a new
+                # customer, is erased again.
+                mark = pseudonym(secret, IDENTITY, identity.channel, identity.external_id)
+                identity.external_id = f"{mark}.{identity.id}"
             identity.display_name = None
             identity.profile = {}
         counts["identities"] = len(identities)

@@ -266,6 +266,22 @@ async def test_the_same_sender_afterwards_is_a_new_customer(rt: Runtime) -> None
     assert WORDS not in await dump(rt)
 
 
+async def test_the_same_sender_can_be_erased_again_later(rt: Runtime) -> None:
+    """Back as a new customer and erased again: both erased, pseudonyms never collide."""
+    first = await actions.do_ingest(rt, InboundMessage("telegram", TG_ID, "tg-1", WORDS, NAME))
+    await do_erase_customer(rt, first.customer_id, agent_id=None, reason="request 1")
+    second = await actions.do_ingest(rt, InboundMessage("telegram", TG_ID, "tg-2", TG_WORDS))
+    assert second.customer_id != first.customer_id
+    result = await do_erase_customer(rt, second.customer_id, agent_id=None, reason="request 2")
+    assert result.erased
+    async with rt.sessions() as session:
+        marks = (await session.execute(select(Identity.external_id))).scalars().all()
+    assert len(set(marks)) == 2 and all(m.startswith("erased:") for m in marks)
+    assert marks[0].split(".")[0] == marks[1].split(".")[0]  # the same sender, provably
+    dumped = await dump(rt)
+    assert TG_ID not in dumped and WORDS not in dumped and "اتصلوا" not in dumped
+
+
 async def test_a_second_erase_changes_nothing(rt: Runtime) -> None:
     """Erasing again writes no row and publishes no event."""
     bus = RecordingBus()
