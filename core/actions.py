@@ -250,12 +250,16 @@ async def do_ingest(rt: Runtime, inbound: InboundMessage) -> IngestResult:
             )
 
         language = inbound.language or detect_language(inbound.text)
+        # Locked (it is updated below anyway): a message racing its sender's erasure either
+        # lands before it (and is erased with the rest) or finds no identity and starts anew.
         identity = (
             await session.execute(
-                select(Identity).where(
+                select(Identity)
+                .where(
                     Identity.channel == inbound.channel,
                     Identity.external_id == inbound.external_sender_id,
                 )
+                .with_for_update()
             )
         ).scalar_one_or_none()
         if identity is None:

@@ -359,15 +359,38 @@ async def do_erase_customer(
     async def work(session: AsyncSession) -> _Done:
         out.clear()
         found = await surviving_customer(session, customer_id)
-        survivor = (
-            await session.execute(
-                select(Customer)
-                .where(Customer.id == found.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
+        ids = await _merge_tree(session, found.id)
+        # Identities first, then customers, then conversations: the order ingest takes its
+        # locks in (identity, conversation, customer), so the two never wait on each other in a
+        # cycle. A message racing the erasure lands before it (and is erased with the rest) or
+        # finds no identity and starts a new customer.
+        identities = (
+            (
+                await session.execute(
+                    select(Identity)
+                    .where(Identity.customer_id.in_(ids))
+                    .order_by(Identity.id)
+                    .with_for_update()
+                )
             )
-        ).scalar_one()
-        if survivor.merged_into_id is not None:
+            .scalars()
+            .all()
+        )
+        people = (
+            (
+                await session.execute(
+                    select(Customer)
+                    .where(Customer.id.in_(ids))
+                    .order_by(Customer.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        survivor = next(p for p in people if p.id == found.id)
+        if survivor.merged_into_id is not None or await _merge_tree(session, found.id) != ids:
             raise ConflictError("the customer is being merged; try again", code="merging")
         if survivor.erased_at is not None:
             line = await _erased_line(session, survivor.id)
@@ -376,17 +399,6 @@ async def do_erase_customer(
             return _Done(survivor.id, False, survivor.erased_at, {}, line_id, pending, [])
         now = utcnow()
         counts: Counter[str] = Counter()
-        ids = await _merge_tree(session, survivor.id)
-        people = (
-            (await session.execute(select(Customer).where(Customer.id.in_(ids)).with_for_update()))
-            .scalars()
-            .all()
-        )
-        identities = (
-            (await session.execute(select(Identity).where(Identity.customer_id.in_(ids))))
-            .scalars()
-            .all()
-        )
         addresses, phones = _contacts(people, identities)
         others = await _others(session, ids, addresses, phones)
         # A visitor who typed this address keeps no copy of it in their profile.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -280,6 +281,30 @@ async def test_the_same_sender_can_be_erased_again_later(rt: Runtime) -> None:
     assert marks[0].split(".")[0] == marks[1].split(".")[0]  # the same sender, provably
     dumped = await dump(rt)
     assert TG_ID not in dumped and WORDS not in dumped and "اتصلوا" not in dumped
+
+
+async def test_messages_racing_the_erasure_are_erased_or_start_a_new_customer(
+    rt: Runtime,
+) -> None:
+    """Messages arriving while the erasure runs: none keeps its words on the erased customer."""
+    first = await actions.do_ingest(rt, InboundMessage("telegram", TG_ID, "tg-0", WORDS, NAME))
+    racing = [
+        actions.do_ingest(rt, InboundMessage("telegram", TG_ID, f"tg-{n}", f"{WORDS} {n}"))
+        for n in range(1, 6)
+    ]
+    erase = do_erase_customer(rt, first.customer_id, agent_id=None, reason="request")
+    await asyncio.gather(erase, *racing)
+    async with rt.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Message.text, Customer.erased_at)
+                .join(Customer, Customer.id == Message.customer_id)
+                .where(Message.kind == "incoming")
+            )
+        ).all()
+    assert len(rows) == 6
+    assert all(text == ERASED_TEXT for text, erased_at in rows if erased_at is not None)
+    assert all(text != ERASED_TEXT for text, erased_at in rows if erased_at is None)
 
 
 async def test_a_second_erase_changes_nothing(rt: Runtime) -> None:
