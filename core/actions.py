@@ -22,6 +22,7 @@ from core.db import in_transaction
 from core.errors import ConflictError, Forbidden, Invalid, NotFound
 from core.events import Event
 from core.models import Agent, Conversation, Customer, Identity, Message, Order, Team, utcnow
+from core.privacy import MESSAGE, pseudonym
 from core.runtime import Runtime
 from core.serialize import conversation_dict, customer_dict, message_dict
 from core.text import detect_language, storable, storable_json
@@ -53,6 +54,8 @@ class IngestResult:
     conversation_id: int
     customer_id: int
     created: bool
+    # A redelivery of a message whose customer's data was erased (nothing was stored again).
+    erased: bool = False
 
 
 async def emit(rt: Runtime, events: Sequence[Event]) -> None:
@@ -105,6 +108,13 @@ async def active_conversation(session: AsyncSession, customer_id: int) -> Conver
             .with_for_update()
         )
     ).scalar_one_or_none()
+
+
+async def refuse_erased(session: AsyncSession, customer_id: int) -> None:
+    """`ConflictError` (``erased``) when the customer's data was erased: nothing new is kept."""
+    customer = await session.get(Customer, customer_id)
+    if customer is not None and customer.erased_at is not None:
+        raise ConflictError("this customer's data was erased", code="erased")
 
 
 async def surviving_customer(session: AsyncSession, customer_id: int) -> Customer:
@@ -203,32 +213,53 @@ async def do_ingest(rt: Runtime, inbound: InboundMessage) -> IngestResult:
         raise Invalid("channel, sender id and message id are required")
     now = utcnow()
     new_events: list[Event] = []
+    # A message whose sender was erased keeps its channel id as a pseudonym: a redelivery
+    # (an IMAP re-scan, a webhook retry) finds it and is not stored again.
+    secret = rt.settings.secret_key.get_secret_value()
+    known_ids = (
+        inbound.external_message_id,
+        pseudonym(secret, MESSAGE, inbound.channel, inbound.external_message_id),
+    )
 
     async def work(session: AsyncSession) -> IngestResult:
         new_events.clear()
         dup = (
-            await session.execute(
-                select(Message).where(
-                    Message.kind == MessageKind.INCOMING,
-                    Message.channel == inbound.channel,
-                    Message.channel_message_id == inbound.external_message_id,
+            (
+                await session.execute(
+                    select(Message)
+                    .where(
+                        Message.kind == MessageKind.INCOMING,
+                        Message.channel == inbound.channel,
+                        Message.channel_message_id.in_(known_ids),
+                    )
+                    .order_by(Message.id)
+                    .limit(1)
                 )
             )
-        ).scalar_one_or_none()
+            .scalars()
+            .first()
+        )
         if dup is not None:
             assert dup.conversation_id is not None
-            if inbound.edited and dup.text != inbound.text:
+            erased = bool((dup.meta or {}).get("erased"))
+            if inbound.edited and not erased and dup.text != inbound.text:
                 _record_edit(dup, inbound.text[: rt.settings.max_text_chars], now)
                 new_events.append(Event(ev.MESSAGE_UPDATED, message_dict(dup)))
-            return IngestResult(dup.id, dup.conversation_id, dup.customer_id, created=False)
+            return IngestResult(
+                dup.id, dup.conversation_id, dup.customer_id, created=False, erased=erased
+            )
 
         language = inbound.language or detect_language(inbound.text)
+        # Locked (it is updated below anyway): a message racing its sender's erasure either
+        # lands before it (and is erased with the rest) or finds no identity and starts anew.
         identity = (
             await session.execute(
-                select(Identity).where(
+                select(Identity)
+                .where(
                     Identity.channel == inbound.channel,
                     Identity.external_id == inbound.external_sender_id,
                 )
+                .with_for_update()
             )
         ).scalar_one_or_none()
         if identity is None:
@@ -483,6 +514,7 @@ async def do_note(rt: Runtime, conversation_id: int, agent_id: int, text: str) -
 
     async def work(session: AsyncSession) -> Message:
         conv = await _conversation(session, conversation_id)
+        await refuse_erased(session, conv.customer_id)
         note = Message(
             customer_id=conv.customer_id,
             conversation_id=conv.id,
@@ -750,6 +782,7 @@ async def do_reopen(rt: Runtime, conversation_id: int, *, agent_id: int | None) 
     async def change(session: AsyncSession, conv: Conversation) -> Message | None:
         if conv.status != ConversationStatus.RESOLVED:
             return None
+        await refuse_erased(session, conv.customer_id)
         newer = await active_conversation(session, conv.customer_id)
         if newer is not None:
             raise ConflictError(
@@ -886,10 +919,21 @@ async def do_mark_delivery(
         message.delivery_attempts = (message.delivery_attempts or 0) + (
             1 if status in (DeliveryStatus.SENT, DeliveryStatus.FAILED) else 0
         )
+        erased = bool((message.meta or {}).get("erased"))
         if external_id:
-            message.channel_message_id = external_id
+            # Sent while its customer was being erased: only the pseudonym of the id is kept.
+            message.channel_message_id = (
+                pseudonym(
+                    rt.settings.secret_key.get_secret_value(),
+                    MESSAGE,
+                    message.channel or "",
+                    external_id,
+                )
+                if erased
+                else external_id
+            )
             message.sent_at = utcnow()
-        message.delivery_error = error
+        message.delivery_error = None if erased else error
         message.deliver_after = None
         await session.flush()
         out.append(Event(ev.MESSAGE_UPDATED, message_dict(message)))
@@ -969,6 +1013,9 @@ async def do_raise_alert(
         conv = await _conversation(session, conversation_id)
         if only_if is not None and not await only_if(session, conv):
             return None
+        customer = await session.get(Customer, conv.customer_id)
+        if customer is not None and customer.erased_at is not None:
+            return None  # a step that read the message before it was erased: keep nothing
         activity = activity_line(conv, "alert", detail, alert=kind, **data)
         session.add(activity)
         await session.flush()
@@ -1019,6 +1066,8 @@ async def do_merge_customers(
             raise NotFound("both customers must exist")
         if source.merged_into_id is not None or target.merged_into_id is not None:
             raise ConflictError("one of the customers was already merged", code="already_merged")
+        if source.erased_at is not None or target.erased_at is not None:
+            raise ConflictError("one of the customers' data was erased", code="erased")
         identity_ids = list(
             (await session.execute(select(Identity.id).where(Identity.customer_id == source_id)))
             .scalars()
@@ -1158,6 +1207,7 @@ async def do_update_customer(
     async def work(session: AsyncSession) -> Customer:
         out.clear()
         customer = await surviving_customer(session, customer_id)
+        await refuse_erased(session, customer.id)
         changed: list[str] = []
         for name in CUSTOMER_FIELDS:
             if name in changes and getattr(customer, name) != changes[name]:
@@ -1197,7 +1247,7 @@ async def do_update_customer(
         )
         return customer
 
-    customer = await in_transaction(rt.sessions, work)
+    customer = await in_transaction(rt.sessions, work, events=out)
     await emit(rt, out)
     return customer
 

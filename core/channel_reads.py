@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from core.db import Sessions
 from core.models import Customer, Identity, Message
@@ -48,6 +48,14 @@ class ChannelReads:
                 )
             ).scalar_one_or_none()
         return dict(meta) if meta is not None else None
+
+    async def file_in_use(self, digest: str) -> bool:
+        """Whether any stored message names the file with this sha256 hex digest."""
+        async with self.sessions() as session:
+            found = await session.scalar(
+                select(Message.id).where(cast(Message.attachments, Text).contains(digest)).limit(1)
+            )
+        return found is not None
 
     async def contact_email(self, external_id: str) -> str | None:
         """The email a visitor on this channel left to be answered at, if any."""

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.actions import emit
+from core.actions import emit, refuse_erased
 from core.db import in_transaction
 from core.errors import Invalid, NotFound
 from core.events import Event
@@ -58,6 +58,7 @@ async def do_record_csat(
         conv = await session.get(Conversation, conversation_id)
         if conv is None:
             raise NotFound(f"conversation {conversation_id} does not exist")
+        await refuse_erased(session, conv.customer_id)
         rating = (
             await session.execute(
                 select(CsatRating).where(CsatRating.conversation_id == conversation_id)

@@ -23,6 +23,7 @@ TEAM_UPDATED = "team.updated"
 TEAM_DELETED = "team.deleted"
 CUSTOMER_MERGED = "customer.merged"
 CUSTOMER_UPDATED = "customer.updated"
+CUSTOMER_ERASED = "customer.erased"
 ALERT_RAISED = "alert.raised"
 # Internal: never delivered to webhooks (not in ALL_EVENTS). The WebSocket fan-out closes the
 # named sessions' sockets instead of forwarding `session.revoked`.
@@ -44,6 +45,7 @@ ALL_EVENTS = (
     TEAM_DELETED,
     CUSTOMER_MERGED,
     CUSTOMER_UPDATED,
+    CUSTOMER_ERASED,
     ALERT_RAISED,
 )
 

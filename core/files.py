@@ -300,6 +300,10 @@ class FileStore(Protocol):
         """The bytes under a content key; `FileMissing` if unknown."""
         ...
 
+    async def erase(self, key: str) -> int:
+        """Remove the bytes under a content key and every upload record naming them."""
+        ...
+
 
 class LocalFileStore:
     """Files on local disk: ``blobs/<aa>/<sha256>`` written atomically, ``uploads/<id>.json``."""
@@ -372,6 +376,29 @@ class LocalFileStore:
     async def open(self, key: str) -> bytes:
         """The bytes under a content key."""
         return await asyncio.to_thread(self.open_sync, key)
+
+    def erase_sync(self, key: str) -> int:
+        """`erase` without the thread hop (blocking): how many files were removed."""
+        digest = parse_key(key)
+        removed = 0
+        blob = self._blob(digest)
+        if blob.exists():
+            blob.unlink()
+            removed += 1
+        # Upload records carry the file's name; they are found by key, one small file each.
+        for record in (self.root / "uploads").glob("*.json"):
+            try:
+                named = json.loads(record.read_bytes()).get("key")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if named == digest:
+                record.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    async def erase(self, key: str) -> int:
+        """Remove a file's bytes and its upload records (customer erasure); disk in a thread."""
+        return await asyncio.to_thread(self.erase_sync, key)
 
 
 def _b64(data: bytes) -> str:

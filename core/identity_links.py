@@ -60,8 +60,8 @@ async def do_link_identity(rt: Runtime, channel: str, external_id: str, token: s
         target = await session.get(Customer, target_id)
         while target is not None and target.merged_into_id is not None:
             target = await session.get(Customer, target.merged_into_id)
-    if identity is None or target is None:
-        return None
+    if identity is None or target is None or target.erased_at is not None:
+        return None  # an erased customer is never linked to again
     source_id = identity.customer_id
     if source_id == target.id:
         return target.id

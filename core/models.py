@@ -88,6 +88,8 @@ class Customer(Base):
     merged_into_id: Mapped[int | None] = mapped_column(Id, ForeignKey("customers.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set once the person's data was erased (core.erasure): the row stays, anonymous.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Identity(Base):
@@ -291,7 +293,8 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
-    customer_id: Mapped[int] = mapped_column(Id, ForeignKey("customers.id"), index=True)
+    # None once the customer's data was erased: the order stays as a business record.
+    customer_id: Mapped[int | None] = mapped_column(Id, ForeignKey("customers.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     items: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2))

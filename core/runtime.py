@@ -49,3 +49,6 @@ class Runtime:
     steps: Sequence[Step] = ()
     sender: Sender | None = None
     on_blocked: list[Callable[[str, str], Awaitable[None]]] = field(default_factory=list)
+    # Each removes the stored file with this sha256 hex digest wherever it keeps it (the
+    # upload store, the email channel's blobs) and answers how many files it removed.
+    file_erasers: list[Callable[[str], Awaitable[int]]] = field(default_factory=list)

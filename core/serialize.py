@@ -102,6 +102,7 @@ def customer_dict(c: Customer) -> dict[str, Any]:
         "merged_into_id": c.merged_into_id,
         "created_at": _iso(c.created_at),
         "last_seen_at": _iso(c.last_seen_at),
+        "erased_at": _iso(c.erased_at),
     }
 
 

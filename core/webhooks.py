@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.actions import emit
 from core.db import in_transaction
-from core.errors import Invalid, NotFound
+from core.errors import ConflictError, Invalid, NotFound
 from core.events import Event
 from core.models import utcnow
 from core.outbox import ALL, SUBSCRIBABLE_EVENTS, deliverable, plain_payload, wants
@@ -302,6 +302,9 @@ async def do_redeliver(rt: Runtime, subscription_id: int, delivery_row_id: int) 
         d = await session.get(WebhookDelivery, delivery_row_id)
         if d is None or d.subscription_id != subscription_id:
             raise NotFound(f"webhook delivery {delivery_row_id} does not exist")
+        if (d.payload or {}).get("redacted"):
+            # Its customer's data was erased (core.erasure): there is nothing left to send.
+            raise ConflictError("this delivery was redacted", code="redacted")
         d.status = PENDING
         d.next_attempt_at = utcnow()
         return d

@@ -37,6 +37,7 @@ class Endpoint:
     query: type[BaseModel] | None
     status: int
     content: dict[str, Any] | None = None  # a non-JSON request body (uploads), for OpenAPI
+    description: str = ""  # the docstring after its first paragraph, for OpenAPI
 
 
 def current_agent(request: web.Request) -> Agent:
@@ -99,6 +100,7 @@ class Api:
 
         def register(handler: Handler) -> Handler:
             hints = get_type_hints(handler)
+            doc = inspect.getdoc(handler) or ""
             body = hints.get("body")
             query = hints.get("query")
             self.endpoints.append(
@@ -107,7 +109,7 @@ class Api:
                     path=path,
                     handler=handler,
                     role=role,
-                    summary=summary or (inspect.getdoc(handler) or "").split("\n")[0],
+                    summary=summary or doc.split("\n")[0],
                     tag=tag,
                     body=body if isinstance(body, type) and issubclass(body, BaseModel) else None,
                     query=query
@@ -115,6 +117,7 @@ class Api:
                     else None,
                     status=status,
                     content=content,
+                    description=doc.partition("\n\n")[2].strip(),
                 )
             )
             return handler
@@ -157,6 +160,8 @@ class Api:
                     },
                 },
             }
+            if ep.description:
+                op["description"] = ep.description
             if ep.role is not PUBLIC:
                 op["security"] = [{"session": []}, {"bearer": []}]
                 op["x-role"] = str(ep.role)

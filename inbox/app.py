@@ -175,6 +175,11 @@ def create_app(
             settings=settings,
             steps=list(steps(settings, http)),
             sender=connectors,
+            # Customer erasure removes files from every store that keeps customers' files.
+            file_erasers=[
+                files.erase,
+                *(e for c in connectors.by_name.values() if (e := getattr(c, "erase_file", None))),
+            ],
         )
         for name, connector in connectors.by_name.items():
             connector.on_blocked = partial(do_mark_identity_blocked, app[RUNTIME])

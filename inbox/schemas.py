@@ -262,6 +262,19 @@ class MergeBody(Strict):
     source_id: int
 
 
+class EraseBody(Strict):
+    """Why the customer's data is erased, and their id typed again to confirm."""
+
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+    ] = Field(
+        description="for the record, e.g. the request's reference; no personal data: it is kept"
+    )
+    confirm: int = Field(
+        description="the customer's id (the one in the path), typed again: erasure is final"
+    )
+
+
 class OrderQuery(Strict):
     """Whose order is asked about."""
 

@@ -122,6 +122,10 @@ class EmailConnector(Connector):
         except (OSError, ValueError) as exc:
             raise FileMissing("no such file") from exc
 
+    async def erase_file(self, digest: str) -> int:
+        """Remove an inbound attachment's bytes (customer erasure); how many files went."""
+        return await asyncio.to_thread(self.store.delete, f"sha256:{digest}")
+
     def bind_reads(self, reads: ChannelReads) -> None:
         """Receive the read-only look-ups (threading headers of stored mail)."""
         self.reads = reads
@@ -155,10 +159,22 @@ class EmailConnector(Connector):
                 return False
             return await self._refused(raw, parsed, exc)
         self._store_failures.pop(str(parsed.inbound.raw.get("raw_sha256")), None)
+        if result.erased:
+            await self._forget_files(parsed)
         if parsed.automated:
             log.info("email %s is automated (%s): recorded, will not be answered",
                      result.message_id, parsed.automated)  # fmt: skip
         return True
+
+    async def _forget_files(self, parsed: ParsedMail) -> None:
+        """A mail of an erased customer fetched again: its files, just stored, go again."""
+        for stored in parsed.inbound.raw.get("attachments_stored") or []:
+            key = str(stored.get("key") or "")
+            digest = key.removeprefix("sha256:")
+            if self.reads is not None and await self.reads.file_in_use(digest):
+                continue  # another customer's mail carries the same file
+            with contextlib.suppress(OSError, ValueError):
+                await asyncio.to_thread(self.store.delete, key)
 
     async def _refused(self, raw: bytes, parsed: ParsedMail, exc: Exception) -> bool:
         """Count a write refused for this mail's values; the last allowed one keeps it aside."""

@@ -41,6 +41,14 @@ class MailStore:
         """The bytes stored under a key."""
         return self.path(key).read_bytes()
 
+    def delete(self, key: str) -> int:
+        """Remove the blob under a key (customer erasure); 1 if it was there, else 0."""
+        path = self.path(key)
+        if not path.exists():
+            return 0
+        path.unlink()
+        return 1
+
     def reject(self, raw: bytes, reason: str) -> Path:
         """Keep a mail we could not use, with the reason beside it, so nothing is lost."""
         digest = hashlib.sha256(raw).hexdigest()

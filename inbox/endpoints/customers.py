@@ -1,4 +1,4 @@
-"""Customers: search, one customer with every identity, the cross-channel timeline, merge."""
+"""Customers: search, one customer with every identity, the cross-channel timeline, merge, erase."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from aiohttp import web
 from sqlalchemy import and_, func, or_, select
 
 from core.actions import do_merge_customers, do_update_customer, surviving_customer
-from core.errors import NotFound
+from core.erasure import do_erase_customer
+from core.errors import Invalid, NotFound
 from core.models import Conversation, Customer, Identity, Message, Order
 from core.serialize import (
     conversation_dict,
@@ -19,7 +20,7 @@ from core.types import Role
 from inbox.api import api, current_agent
 from inbox.endpoints.conversations import decode_cursor, encode_cursor
 from inbox.keys import RUNTIME
-from inbox.schemas import CustomerPatch, CustomerQuery, MergeBody, TimelineQuery
+from inbox.schemas import CustomerPatch, CustomerQuery, EraseBody, MergeBody, TimelineQuery
 
 
 def customer_id(request: web.Request) -> int:
@@ -160,3 +161,33 @@ async def merge(request: web.Request, body: MergeBody) -> web.Response:
         request.app[RUNTIME], body.source_id, customer_id(request), agent_id=agent.id
     )
     return web.json_response(customer_dict(target))
+
+
+@api.route("POST", "/customers/{customer_id}/erase", role=Role.ADMIN, tag="customers")
+async def erase(request: web.Request, body: EraseBody) -> web.Response:
+    """Erase a customer's personal data for good (GDPR, Saudi PDPL); admins only.
+
+    ``confirm`` must repeat the id in the path (422 ``confirm_mismatch`` otherwise). A merged-away
+    id erases the customer it was merged into, with everyone merged into them. Their messages
+    (in, out, private notes) keep only an erased marker; files only they used are deleted;
+    profile, identities' names, channel ids (replaced by keyed pseudonyms: a new message from
+    the same sender starts a new customer), previews, alert excerpts and CSAT comments go;
+    orders stay without the link; undelivered webhook events about them are dropped and
+    delivered ones redacted; an active conversation is resolved. Counts, timings, statuses,
+    sentiment labels and CSAT scores stay. One activity line records who and why, and
+    ``customer.erased`` is emitted (webhooks may subscribe). Erasing again changes nothing
+    (``erased`` false). ``other_customers`` lists customers sharing an email or phone with the
+    erased one, for the admin to check. See docs/privacy.md.
+    """
+    agent = current_agent(request)
+    wanted = customer_id(request)
+    if body.confirm != wanted:
+        raise Invalid(
+            "confirm must repeat the customer's id: erasure cannot be undone",
+            code="confirm_mismatch",
+        )
+    rt = request.app[RUNTIME]
+    result = await do_erase_customer(rt, wanted, agent_id=agent.id, reason=body.reason)
+    async with rt.sessions() as session:
+        customer = await surviving_customer(session, result.customer_id)
+    return web.json_response({**result.to_dict(), "customer": customer_dict(customer)})

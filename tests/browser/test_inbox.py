@@ -9,6 +9,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from core import actions
+from core.models import Conversation
 from core.types import Attachment, ConversationStatus, InboundMessage, Role
 from tests.browser.conftest import Live, login
 from tests.inbox.conftest import eventually
@@ -390,3 +391,49 @@ async def test_activity_lines_read_in_arabic(live: Live, browser: Browser) -> No
     await expect(lines.nth(3)).to_contain_text("عُدّلت بيانات العميل: البريد")
     for english in ("Escalated", "angry message", "Assigned", "Alert", "Customer details"):
         await expect(page.locator("#timeline")).not_to_contain_text(english)
+
+
+async def test_admin_erases_a_customer_after_typing_the_number(
+    live: Live, browser: Browser
+) -> None:
+    """Only admins get the button; the dialog waits for the id; both pages then show it erased."""
+    await live.agent("sara")
+    await live.agent("root", Role.ADMIN, language="ar")
+    conv = await _arabic_customer(live)
+    async with live.rt.sessions() as session:
+        found = await session.get(Conversation, conv)
+        assert found is not None
+        cid = found.customer_id
+    agent = await login(browser, live, "sara")
+    await agent.click(f'.conv-item[data-id="{conv}"]')
+    await expect(agent.locator("#customer-name")).to_have_text("نورة")
+    await expect(agent.locator("#customer-erase")).to_have_count(0)
+    admin = await login(browser, live, "root", lang="ar")
+    await admin.click(f'.conv-item[data-id="{conv}"]')
+    await expect(admin.locator("#timeline")).to_contain_text(ARABIC_TG)
+    await admin.click("#customer-erase")
+    dialog = admin.locator("#erase-dialog")
+    await expect(dialog).to_contain_text(f"للتأكيد اكتب رقم العميل: {cid}")
+    await admin.fill("#erase-reason", "GDPR request #5")
+    await admin.fill("#erase-confirm", str(cid + 1))
+    await expect(admin.locator("#erase-submit")).to_be_disabled()
+    await admin.fill("#erase-confirm", str(cid))
+    await expect(admin.locator("#erase-submit")).to_be_enabled()
+    await admin.click("#erase-submit")
+    await expect(dialog).to_have_count(0)
+    await expect(admin.locator("#customer-erased")).to_be_visible()
+    await expect(admin.locator("#customer-name")).to_have_text(f"عميل محذوفة بياناته رقم {cid}")
+    await expect(admin.locator("#customer-edit")).to_have_count(0)
+    await expect(admin.locator("#customer-erase")).to_have_count(0)
+    await expect(admin.locator("#identities")).not_to_contain_text("tg-77")
+    await expect(admin.locator("#timeline")).not_to_contain_text(ARABIC_TG)
+    await expect(admin.locator("#timeline .msg-activity").last).to_contain_text(
+        "حذف Root بيانات العميل (GDPR request #5)"
+    )
+    await expect(admin.locator("#conv-list")).not_to_contain_text(ARABIC_MEM)
+    # The agent's open page follows live, in English.
+    await expect(agent.locator("#customer-name")).to_have_text(f"Erased customer #{cid}")
+    await expect(agent.locator("#timeline")).not_to_contain_text(ARABIC_MEM)
+    await expect(agent.locator("#timeline .msg-activity").last).to_contain_text(
+        "Root erased the customer's data (GDPR request #5)"
+    )

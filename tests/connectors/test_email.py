@@ -764,3 +764,40 @@ async def test_inbound_mail_attachment_downloads_through_the_files_route(
     assert resp.headers["Content-Disposition"].startswith("attachment;")
     client.session.cookie_jar.clear()
     assert (await client.get(url)).status == 401
+
+
+async def test_erasing_a_mail_customer_removes_their_files_and_a_refetch_brings_none_back(
+    aiohttp_client: AppFactory,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """An erased customer's mail attachment goes from the channel's store; a re-fetch adds none."""
+    env_for_email(monkeypatch, tmp_path)
+    client = await email_app(aiohttp_client, sqlite_url)
+    headers = await login_as(client, "root", Role.ADMIN)
+    raw = eml("attachment.eml")
+    assert await connector(client).accept(raw)
+    conv = await only_conversation(client, headers)
+    (msg,) = await incoming(client, headers, conv, 1)
+    (file,) = msg["attachments"]
+    blob = connector(client).store.path(file["external_id"])
+    assert blob.exists()
+    cid = msg["customer_id"]
+    resp = await client.post(
+        f"/api/v1/customers/{cid}/erase",
+        json={"reason": "erasure request", "confirm": cid},
+        headers=headers,
+    )
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["counts"]["files_removed"] == 1
+    assert not blob.exists()
+    url = f"/api/v1/files/{file['external_id']}"
+    assert (await client.get(url, headers=headers)).status == 404
+    # The mailbox still has the mail (a re-scan after UIDVALIDITY changed fetches it again).
+    assert await connector(client).accept(raw)
+    assert not blob.exists()
+    found = await client.get("/api/v1/customers?q=layla", headers=headers)
+    assert await found.json() == []
+    listed = await client.get("/api/v1/conversations?channel=email", headers=headers)
+    assert [c["id"] for c in (await listed.json())["items"]] == [conv]

@@ -196,3 +196,20 @@ def test_download_headers_never_inline_anything_but_raster_images() -> None:
     assert png["Content-Disposition"].startswith("inline;")
     svg = download_headers("a.svg", "image/svg+xml", inline=True)
     assert svg["Content-Disposition"].startswith("attachment;")
+
+
+async def test_erase_removes_the_bytes_and_every_upload_naming_them(
+    store: LocalFileStore,
+) -> None:
+    """Erasing a key removes its blob and its upload records; other files stay."""
+    first = await store.put(PDF, "passport.pdf", "application/pdf")
+    second = await store.put(PDF, "copy.pdf", "application/pdf")
+    other = await store.put(PNG, "other.png", "image/png")
+    assert await store.erase(f"sha256:{first.key}") == 3
+    with pytest.raises(FileMissing):
+        await store.open(first.key)
+    for gone in (first.id, second.id):
+        with pytest.raises(FileMissing):
+            await store.get(gone)
+    assert await store.open(other.key) == PNG and await store.get(other.id) == other
+    assert await store.erase(first.key) == 0

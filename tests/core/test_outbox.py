@@ -85,10 +85,12 @@ async def test_every_public_event_the_actions_publish_is_in_the_outbox(rt: Runti
     await actions.do_resolve(rt, conv, agent_id=agent.id)
     await do_record_contact(rt, "webchat", "shop:v1", "v1@example.com")
     await actions.do_merge_customers(rt, other.customer_id, first.customer_id, agent_id=agent.id)
+    await actions.do_update_customer(rt, first.customer_id, {"language": "en"}, agent_id=agent.id)
 
     public = [e for e in bus.published if deliverable(e)]
     names = {e.name for e in public}
     assert {ev.CUSTOMER_MERGED, ev.CONVERSATION_READ, ev.TEAM_DELETED, ev.ALERT_RAISED} <= names
+    assert ev.CUSTOMER_UPDATED in names
     assert any(e.private for e in bus.published)  # the note was published, live only
     rows = await staged(rt)
     assert Counter(key(r.event, r.payload) for r in rows) == Counter(

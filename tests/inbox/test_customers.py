@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from core.actions import do_ingest, do_update_customer
 from core.types import InboundMessage, Role
 from inbox.keys import RUNTIME
@@ -180,3 +182,55 @@ async def test_customer_edit_is_validated_field_by_field(client: Client) -> None
         "/CustomerPatch"
     )
     assert "email" in doc["components"]["schemas"]["CustomerPatch"]["properties"]
+
+
+async def test_only_admins_erase_and_only_with_the_id_typed_again(db_client: Client) -> None:
+    """Agents and supervisors get 403; a missing or wrong confirm 422; then erased, once."""
+    rt = db_client.app[RUNTIME]
+    agent = await login_as(db_client, "sara")
+    supervisor = await login_as(db_client, "huda", Role.SUPERVISOR)
+    admin = await login_as(db_client, "root", Role.ADMIN)
+    result = await do_ingest(
+        rt,
+        InboundMessage(
+            "memory", "c1", "m1", "رقم هويتي 1098765432", "نورة", sender_profile={"phone": "0501"}
+        ),
+    )
+    cid = result.customer_id
+    url = f"/api/v1/customers/{cid}/erase"
+    body = {"reason": "GDPR request #31", "confirm": cid}
+    for headers in (agent, supervisor):
+        assert (await db_client.post(url, json=body, headers=headers)).status == 403
+    missing = await db_client.post(url, json={"reason": "x"}, headers=admin)
+    assert missing.status == 422
+    wrong = await db_client.post(url, json={**body, "confirm": cid + 1}, headers=admin)
+    assert wrong.status == 422
+    assert (await wrong.json())["error"]["code"] == "confirm_mismatch"
+    blank = await db_client.post(url, json={**body, "reason": "  "}, headers=admin)
+    assert blank.status == 422
+    ws = await db_client.ws_connect("/api/v1/ws", headers=agent)
+    await next_event(ws, "hello")
+    resp = await db_client.post(url, json=body, headers=admin)
+    assert resp.status == 200, await resp.text()
+    done = await resp.json()
+    assert done["erased"] and done["customer_id"] == cid
+    assert done["customer"]["display_name"] == f"Erased customer #{cid}"
+    assert done["customer"]["erased_at"] and done["customer"]["phone"] is None
+    event = await next_event(ws, "customer.erased")
+    assert event["data"]["customer_id"] == cid and "نورة" not in json.dumps(event)
+    await ws.close()
+    again = await db_client.post(url, json=body, headers=admin)
+    assert again.status == 200 and (await again.json())["erased"] is False
+    shown = await (await db_client.get(f"/api/v1/customers/{cid}", headers=agent)).json()
+    assert shown["erased_at"] == done["erased_at"]
+    assert [c["status"] for c in shown["conversations"]] == ["resolved"]
+    timeline = await (
+        await db_client.get(f"/api/v1/customers/{cid}/timeline", headers=agent)
+    ).json()
+    texts = [m["text"] for m in timeline["items"]]
+    assert "[erased]" in texts and not any("1098765432" in t for t in texts)
+    assert texts[-1] == "Customer data erased by Root (GDPR request #31)"
+    edit = await db_client.patch(
+        f"/api/v1/customers/{cid}", json={"phone": "+966501234567"}, headers=agent
+    )
+    assert edit.status == 409 and (await edit.json())["error"]["code"] == "erased"

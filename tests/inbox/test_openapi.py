@@ -18,6 +18,9 @@ async def test_openapi_lists_every_endpoint_with_its_role(client: Client) -> Non
         assert ("x-role" in op) == (ep.role is not PUBLIC)
     merge = doc["paths"]["/api/v1/customers/{customer_id}/merge"]["post"]
     assert merge["x-role"] == "supervisor"
+    erase = doc["paths"]["/api/v1/customers/{customer_id}/erase"]["post"]
+    assert erase["x-role"] == "admin" and "confirm_mismatch" in erase["description"]
+    assert doc["components"]["schemas"]["EraseBody"]["required"] == ["reason", "confirm"]
     reply = doc["components"]["schemas"]["ReplyBody"]
     # Text or uploaded files (or both): the body enforces one of them, so neither is required.
     assert "required" not in reply

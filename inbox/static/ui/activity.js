@@ -54,6 +54,7 @@ export function activityText(m) {
     case "contact_email":
       return t("a_contact_email", { email: meta.email }) + (meta.known_customer_id ? ` · ${t("a_contact_known", { id: meta.known_customer_id })}` : "");
     case "customer_updated": return t("a_customer_updated", { fields: fieldNames(meta.fields) });
+    case "erased": return t("a_erased", { name: m.agent_id ? agentName(m.agent_id) : t("system"), reason: meta.reason || "—" });
     case "unassigned": case "resolved": case "reopened": case "handed_to_bot": return t(`a_${meta.action}`);
     default: return m.text;
   }

@@ -663,24 +663,73 @@ async function loadCustomer(id) {
 
 function renderCustomer() {
   const c = ui.customer;
+  const erased = Boolean(c.erased_at);
+  if (erased) ui.editingCustomer = false;
   const pane = clear($("customer"));
-  pane.append(h("h2", { id: "customer-name" }, c.display_name || `#${c.id}`));
+  pane.append(h("h2", { id: "customer-name" }, erased ? t("erased_customer", { id: c.id }) : c.display_name || `#${c.id}`));
+  if (erased) pane.append(h("p", { id: "customer-erased", class: "erased-note" }, t("erased_notice", { when: fmtTime(c.erased_at) })));
   pane.append(h("h3", {}, t("identities")), h("ul", { id: "identities" }, c.identities.map((i) =>
-    h("li", {}, channelBadge(i.channel), " ", h("span", { dir: "ltr" }, i.external_id), i.blocked ? h("span", { class: "badge prio-high" }, t("blocked")) : null,
+    h("li", {}, channelBadge(i.channel), " ", erased ? h("span", { class: "hint" }, t("erased_id")) : h("span", { dir: "ltr" }, i.external_id), i.blocked ? h("span", { class: "badge prio-high" }, t("blocked")) : null,
     i.profile?.verified === false ? h("span", { class: "badge", title: i.profile.via || "" }, t("unverified")) : null))));
   const dl = h("dl", {});
   const add = (k, v) => { if (v) dl.append(h("dt", {}, k), h("dd", { dir: "auto" }, String(v))); };
   add(t("email"), c.email); add(t("phone"), c.phone); add(t("language"), c.language && t(`l_${c.language}`));
   for (const [k, v] of Object.entries(c.attributes || {})) add(k, typeof v === "object" ? JSON.stringify(v) : v);
   pane.append(h("h3", {}, t("details"),
-    ui.editingCustomer ? null : h("button", { type: "button", class: "link", id: "customer-edit", onclick: () => { ui.editingCustomer = true; renderCustomer(); $("ce-name")?.focus(); } }, t("edit_details"))),
+    ui.editingCustomer || erased ? null : h("button", { type: "button", class: "link", id: "customer-edit", onclick: () => { ui.editingCustomer = true; renderCustomer(); $("ce-name")?.focus(); } }, t("edit_details"))),
   ui.editingCustomer ? customerForm(c) : dl);
   pane.append(h("h3", {}, t("orders")), c.orders.length ? h("ul", {}, c.orders.map((o) =>
     h("li", {}, h("strong", {}, o.number), ` · ${o.status} · ${o.total} ${o.currency}`, o.eta ? ` · ${o.eta}` : ""))) : h("p", {}, t("none")));
   pane.append(h("h3", {}, t("past")), h("ul", {}, c.conversations.map((cv) =>
     h("li", {}, h("button", { type: "button", class: "link", onclick: () => openConversation(cv.id) }, t("conv_n", { id: cv.id })),
       " ", h("span", { class: `badge status-${cv.status}` }, t(`s_${cv.status}`)), " ", h("span", { class: "time" }, fmtTime(cv.last_message_at))))));
-  if (state.me.role !== "agent") pane.append(mergeBox(c));
+  if (state.me.role !== "agent" && !erased) pane.append(mergeBox(c));
+  if (state.me.role === "admin" && !erased) {
+    pane.append(h("div", { class: "erase-box" },
+      h("button", { type: "button", class: "danger", id: "customer-erase", onclick: () => openEraseDialog(c) }, t("erase_button"))));
+  }
+}
+
+/** Erasure is final: the admin gives a reason and types the customer's number before it is sent. */
+function openEraseDialog(c) {
+  $("erase-dialog")?.remove();
+  const reason = h("input", { id: "erase-reason", required: true, maxlength: "500", dir: "auto", placeholder: t("erase_reason_ph") });
+  const confirm = h("input", { id: "erase-confirm", inputmode: "numeric", autocomplete: "off", dir: "ltr" });
+  const error = h("p", { class: "error", id: "erase-error", role: "alert" });
+  const submit = h("button", { type: "submit", class: "danger", id: "erase-submit", disabled: true }, t("erase_submit"));
+  const ready = () => { submit.disabled = !(confirm.value.trim() === String(c.id) && reason.value.trim()); };
+  reason.addEventListener("input", ready);
+  confirm.addEventListener("input", ready);
+  const dialog = h("dialog", { id: "erase-dialog", "aria-labelledby": "erase-title" });
+  const form = h("form", { class: "erase-form", novalidate: true },
+    h("h2", { id: "erase-title" }, t("erase_title", { id: c.id })),
+    h("p", {}, t("erase_explain")),
+    h("label", { for: "erase-reason" }, t("erase_reason")), reason,
+    h("label", { for: "erase-confirm" }, t("erase_confirm_label", { id: c.id })), confirm,
+    error,
+    h("div", { class: "actions" }, submit, " ", h("button", { type: "button", id: "erase-cancel", onclick: () => dialog.close() }, t("cancel"))));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (submit.disabled) return;
+    submit.disabled = true;
+    error.textContent = "";
+    try {
+      const done = await api("POST", `/customers/${c.id}/erase`, { reason: reason.value.trim(), confirm: Number(confirm.value.trim()) });
+      dialog.close();
+      toast(t("erase_done"));
+      if (done.other_customers?.length) toast(t("erase_others", { ids: done.other_customers.map((i) => `#${i}`).join("، ") }));
+      await loadCustomer(done.customer_id);
+      if (ui.current) openConversation(ui.current.conversation.id);
+    } catch (e) {
+      error.textContent = t("failed", { msg: e.message });
+      ready();
+    }
+  });
+  dialog.addEventListener("close", () => dialog.remove());
+  dialog.append(form);
+  document.body.append(dialog);
+  dialog.showModal();
+  reason.focus();
 }
 
 const FIELD_LABEL = { display_name: "ce_name", email: "email", phone: "phone", language: "language", attributes: "attributes" };
@@ -826,6 +875,12 @@ function onEvent(ev) {
       break;
     case "customer.merged":
       if (ui.customer && [d.source_id, d.target_id].includes(ui.customer.id)) loadCustomer(d.target_id);
+      break;
+    case "customer.erased":
+      // Someone erased this customer's data: show the erased panel (and timeline) at once.
+      if (ui.customer && (d.customer_ids || []).includes(ui.customer.id)) loadCustomer(d.customer_id);
+      if (ui.current && (d.customer_ids || []).includes(ui.current.customer.id)) openConversation(ui.current.conversation.id);
+      scheduleRefresh();
       break;
     case "customer.updated":
       if (ui.current?.customer.id === d.customer.id) {
