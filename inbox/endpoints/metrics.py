@@ -279,9 +279,10 @@ async def compute_metrics(session: AsyncSession, query: MetricsQuery) -> dict[st
     mood_day = utc_day(Message.created_at, dialect)
     moods = await session.execute(
         select(mood_day, Message.sentiment_label, func.count())
-        .join(Conversation, Conversation.id == Message.conversation_id)
         .where(
-            *filters,
+            # IN, not a join: SQLite then walks the period's conversations (349 -> 155 ms
+            # for 90 days of 20,000); PostgreSQL plans both as the same hash join.
+            Message.conversation_id.in_(select(Conversation.id).where(*filters)),
             Message.kind == literal_column(f"'{MessageKind.INCOMING}'"),
             Message.sentiment_label.is_not(None),
             Message.created_at >= since,
