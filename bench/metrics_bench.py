@@ -4,9 +4,10 @@ Builds the list bench's throwaway PostgreSQL database (bench/list_bench.py: 50k 
 over 90 days, 1M messages) plus what metrics read: escalation, assignment and merge activity
 lines and CSAT ratings. Then runs the real service in-process and times ``GET /api/v1/metrics``
 over several periods and filters, and prints medians, p95s and the EXPLAIN (ANALYZE) of every
-statement one 14-day request ran.
+statement one request ran (14 days unless --plan-days).
 
     .venv/bin/python bench/metrics_bench.py [--runs 20] [--keep] [--drop-index NAME]
+        [--database NAME] [--plan-days N]
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), as the tests do.
 """
@@ -108,8 +109,10 @@ async def prepare(url: str) -> str:
     return f"{size}, {lines:,} activity lines (generated in {took} + {extra:.1f}s)"
 
 
-async def measure(url: str, runs: int) -> tuple[list[tuple[str, float, float, int]], str]:
-    """Time each case through the real app; return the timings and the 14-day plans."""
+async def measure(
+    url: str, runs: int, plan_days: int = 14
+) -> tuple[list[tuple[str, float, float, int]], str]:
+    """Time each case through the real app; return the timings and one request's plans."""
     settings = Settings(_env_file=None, database_url=url, channels="memory")  # type: ignore[call-arg]
     app = create_app(settings, migrate=False, workers=False)
     client = TestClient(TestServer(app))
@@ -145,15 +148,26 @@ async def measure(url: str, runs: int) -> tuple[list[tuple[str, float, float, in
                     data["totals"]["conversations"],
                 )
             )
-        # The exact statements one default (14-day) request runs, each EXPLAIN ANALYZEd.
+        # The exact statements one request (by default the 14-day one) runs, EXPLAIN ANALYZEd.
         event.listen(engine.sync_engine, "before_cursor_execute", capture)
-        await client.get("/api/v1/metrics", params=cases()[0][1], headers=headers)
+        today = datetime.now(UTC).date()
+        start = today - timedelta(days=plan_days - 1)
+        await client.get(
+            "/api/v1/metrics",
+            params={"start": start.isoformat(), "end": today.isoformat()},
+            headers=headers,
+        )
         event.remove(engine.sync_engine, "before_cursor_execute", capture)
+        # The request's own settings (set_config(…, true): work_mem, custom plans) apply to
+        # each EXPLAIN as they applied to the statement.
+        settings_sql = [(s, p) for s, p in captured if "set_config(" in s]
         for statement, sql_params in captured:
-            if "FROM sessions" in statement or "FROM agents" in statement:
-                continue  # the login check and the agent names
+            if any(skip in statement for skip in ("FROM sessions", "FROM agents", "set_config(")):
+                continue  # the login check and the request's settings
             async with app[RUNTIME].sessions() as session:
                 conn = await session.connection()
+                for setting, setting_params in settings_sql:
+                    await conn.exec_driver_sql(setting, setting_params)
                 rows = await conn.exec_driver_sql(
                     "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, sql_params
                 )
@@ -172,7 +186,7 @@ async def run(url: str, args: argparse.Namespace, *, built: bool) -> tuple[Any, 
         print(f"data: {await prepare(url)}")
     if args.drop_index:
         await drop_index(url, args.drop_index)
-    return await measure(url, args.runs)
+    return await measure(url, args.runs, args.plan_days)
 
 
 async def main() -> int:
@@ -190,6 +204,13 @@ async def main() -> int:
         metavar="NAME",
         help="drop an index before measuring (e.g. ix_conversations_created_at)",
     )
+    parser.add_argument(
+        "--plan-days",
+        type=int,
+        default=14,
+        metavar="N",
+        help="print the plans of an N-day request (default 14; 366 shows the heaviest)",
+    )
     args = parser.parse_args()
     if args.database:
         url = f"postgresql+asyncpg://postgres@{HOST}:5432/{args.database}"
@@ -204,7 +225,7 @@ async def main() -> int:
     print(f"  {'period':<40} {'conversations':>13} {'median':>9} {'p95':>9}")
     for case, median, p95, n in results:
         print(f"  {case:<40} {n:>13,} {median:>7.1f}ms {p95:>7.1f}ms")
-    print("\nplans (EXPLAIN ANALYZE of each statement a 14-day request ran):")
+    print(f"\nplans (EXPLAIN ANALYZE of each statement a {args.plan_days}-day request ran):")
     print(plans)
     return 0
 

@@ -207,6 +207,14 @@ class Conversation(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# A merge's "merged_into" activity line, written as each database stores an index predicate
+# (queries use the same text so the planner can match ix_messages_merged_into).
+MERGED_INTO_LINE = {
+    "postgresql": "kind = 'activity' AND (meta ->> 'action') = 'merged_into'",
+    "sqlite": "kind = 'activity' AND json_extract(meta, '$.action') = 'merged_into'",
+}
+
+
 class Message(Base):
     """One timeline entry: a message in or out, a private note, or an activity line."""
 
@@ -236,6 +244,24 @@ class Message(Base):
             "conversation_id",
             sqlite_where=text("kind = 'activity'"),
             postgresql_where=text("kind = 'activity'"),
+        ),
+        # A customer merge's merged_into lines (rare): the metrics read them all at once to
+        # leave folded conversations out of the resolved ones.
+        Index(
+            "ix_messages_merged_into",
+            "conversation_id",
+            sqlite_where=text(MERGED_INTO_LINE["sqlite"]),
+            postgresql_where=text(MERGED_INTO_LINE["postgresql"]),
+        ),
+        # The metrics' sentiment trend counts the period's customer messages by day and label
+        # for the period's conversations: a range of this index alone, never the table.
+        Index(
+            "ix_messages_mood",
+            "created_at",
+            "conversation_id",
+            "sentiment_label",
+            sqlite_where=text("kind = 'incoming' AND sentiment_label IS NOT NULL"),
+            postgresql_where=text("kind = 'incoming' AND sentiment_label IS NOT NULL"),
         ),
         Index(
             "ix_messages_delivery_queued",
