@@ -1,7 +1,7 @@
 """metrics: customer messages with a sentiment label by time; merges' merged_into lines
 
 Revision ID: 685b9fa00107
-Revises: e4ff144e261f
+Revises: 7c1e5a9d3b42
 Create Date: 2026-12-02 07:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "685b9fa00107"
-down_revision: str | None = "e4ff144e261f"
+down_revision: str | None = "7c1e5a9d3b42"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
