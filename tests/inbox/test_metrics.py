@@ -206,6 +206,19 @@ async def test_containment_counts_only_what_the_bot_closed_alone(db_client: Clie
     assert totals["escalations"] == 1
 
 
+async def test_a_conversation_closed_by_erasure_is_not_contained(db_client: Client) -> None:
+    """Erasing a customer closes their bot conversation; the bot did not contain it."""
+    from core.erasure import do_erase_customer
+
+    client = db_client
+    rt = client.app[RUNTIME]
+    headers = await login_as(client, "huda", Role.SUPERVISOR)
+    r = await actions.do_ingest(rt, InboundMessage("memory", "gone", "gone-1", "hi"))
+    await do_erase_customer(rt, r.customer_id, agent_id=None, reason="customer asked")
+    totals = (await (await client.get("/api/v1/metrics", headers=headers)).json())["totals"]
+    assert totals["resolved"] == 1 and totals["bot_contained"] == 0
+
+
 # A seeded dataset and a slow, obviously-correct reference: the figures recomputed in Python
 # from the rows as written, straight from docs/ui.md's definitions, compared with the endpoint's
 # SQL on both databases for many periods, filters and groupings.
@@ -274,7 +287,15 @@ def _seed_data(rng: random.Random) -> Seeded:
                 label = rng.choice([*SENTIMENTS, None, "mixed"])
             elif kind == "activity" or rng.random() < 0.1:  # a note may carry an action too
                 action = rng.choice(
-                    ["escalated", "escalated", "assigned", "taken_over", "merged_into", "resolved"]
+                    [
+                        "escalated",
+                        "escalated",
+                        "assigned",
+                        "taken_over",
+                        "merged_into",
+                        "erased",
+                        "resolved",
+                    ]
                 )
                 if action != "resolved" or rng.random() < 0.5:
                     meta["action"] = action
@@ -368,6 +389,7 @@ def _reference(data: Seeded, query: MetricsQuery) -> dict[str, Any]:
                 and "escalated" not in acts
                 and "assigned" not in acts
                 and "taken_over" not in acts
+                and "erased" not in acts  # closed by a data erasure, not by the bot
                 and c["assignee_id"] is None
                 and c["first_response_at"] is None
             )

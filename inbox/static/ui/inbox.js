@@ -281,7 +281,8 @@ function messageEl(m) {
       m.kind === "incoming" && m.sentiment ? moodBadge(m.sentiment.label, m.sentiment.anger) : null,
       senderBadge(m),
       delivery),
-    h("div", { class: "body", dir: "auto" }, m.text),
+    // An erased message keeps its row; its stored marker is English, so name it in the UI language.
+    h("div", { class: "body", dir: "auto" }, m.meta?.erased ? t("erased_message") : m.text),
     fullEmail(m),
     m.attachments?.length ? h("div", { class: "attachments" }, m.attachments.map((a, i) => attachmentEl(m, a, i))) : null);
 }
