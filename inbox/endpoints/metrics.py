@@ -173,8 +173,9 @@ async def compute_metrics(session: AsyncSession, query: MetricsQuery) -> dict[st
         select(Message.conversation_id).where(text(MERGED_INTO_LINE[dialect]))
     )
     # The bot closed it alone: never escalated, no one assigned or took it, no merge folded
-    # it, no data erasure closed it, and no agent ever replied (first_response_at is set by the first agent reply and
-    # never cleared). Only such candidates look for a line, through the activity index.
+    # it, no data erasure closed it, and no agent ever replied (first_response_at is set by
+    # the first agent reply and never cleared). Only such candidates look for a line, through
+    # the activity index.
     any_line = (
         select(Message.id)
         .where(
